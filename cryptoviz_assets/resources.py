@@ -1,0 +1,45 @@
+"""Dagster resources: the one place assets get their Kafka clients and settings from."""
+
+from typing import Any
+
+import dagster as dg
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from cryptoviz_assets.settings import Settings, get_settings
+
+
+class KafkaResource(dg.ConfigurableResource):
+    """Kafka clients built from the project settings (embedded broker or a real cluster)."""
+
+    def settings(self) -> Settings:
+        return get_settings()
+
+    def admin(self) -> AdminClient:
+        return AdminClient(self.settings().kafka_client_config())
+
+    def producer(self, **overrides: Any) -> Producer:
+        """An idempotent producer (acks=all): retries never duplicate or reorder."""
+        config: dict[str, Any] = {
+            **self.settings().kafka_client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+        }
+        config.update(overrides)
+        return Producer(config)
+
+    def end_offsets(self, topic: str, timeout: float = 10.0) -> dict[int, int]:
+        """Partition -> high watermark (the offset the next record will get)."""
+        admin = self.admin()
+        partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
+        consumer = Consumer(
+            {**self.settings().kafka_client_config(), "group.id": "cryptoviz-offsets-probe"}
+        )
+        try:
+            return {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+                for p in sorted(partitions)
+            }
+        finally:
+            consumer.close()

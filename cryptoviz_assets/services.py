@@ -1,0 +1,90 @@
+"""The local services the project runs: the embedded broker and `dagster dev`.
+
+`make demo`, `make stop` and the tests go through these functions, so there is one way
+to start each service and one way to stop everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+
+from cryptoviz_assets.broker import EmbeddedBroker, broker_answers
+from cryptoviz_assets.processes import Daemon, wait_until
+from cryptoviz_assets.settings import PROJECT_ROOT, Settings
+from cryptoviz_assets.topics import TopicState, ensure_topics
+
+DAGSTER_DAEMON_NAME = "dagster-dev"
+# Stopped first to last: Dagster's runs still talk to the broker while they wind down.
+STOP_ORDER = [DAGSTER_DAEMON_NAME, "replay-server", "broker"]
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME lives under var/; the project's dagster.yaml is its instance config."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def dagster_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    env.setdefault("DO_NOT_TRACK", "1")  # dbt and other tools: no telemetry
+    return env
+
+
+def start_broker(settings: Settings) -> list[TopicState]:
+    """Start the embedded broker unless an external cluster is configured; create topics."""
+    if settings.uses_embedded_broker:
+        EmbeddedBroker.from_settings(settings).start()
+    elif not broker_answers(settings.bootstrap_servers, settings.kafka_client_config()):
+        raise RuntimeError(
+            f"Kafka at {settings.bootstrap_servers} does not answer; check KAFKA_* settings"
+        )
+    return ensure_topics(settings)
+
+
+def start_dagster_dev(settings: Settings, timeout: float = 180.0) -> int:
+    """Start `dagster dev` on 127.0.0.1 in the background and wait until the UI answers."""
+    daemon = Daemon(DAGSTER_DAEMON_NAME, settings.run_dir)
+    if (proc := daemon.process()) is not None:
+        return proc.pid
+    argv = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "--workspace",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.dagster_port),
+    ]
+    # `dagster dev` shuts its webserver and daemon down cleanly on SIGINT.
+    pid = daemon.start(argv, env=dagster_env(settings), cwd=PROJECT_ROOT, stop_signal=signal.SIGINT)
+    url = f"http://127.0.0.1:{settings.dagster_port}/server_info"
+    wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 1.0, "dagster dev")
+    return pid
+
+
+def stop_all(settings: Settings) -> list[str]:
+    """Stop every process the project started (by PID file); return the names stopped."""
+    stopped = []
+    known = set(STOP_ORDER)
+    others = sorted(p.stem for p in settings.run_dir.glob("*.pid") if p.stem not in known)
+    for name in [*STOP_ORDER, *others]:
+        if Daemon(name, settings.run_dir).stop(timeout=60.0):
+            stopped.append(name)
+    return stopped
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

@@ -1,0 +1,48 @@
+"""Shared fixtures: a real embedded broker on a free loopback port, isolated settings."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cryptoviz_assets.broker import EmbeddedBroker
+from cryptoviz_assets.settings import PROJECT_ROOT, Settings
+
+SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_broker(root: Path) -> EmbeddedBroker:
+    broker = EmbeddedBroker(data_dir=root / "broker", port=free_port(), run_dir=root / "run")
+    broker.start()
+    return broker
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded broker for the whole test session."""
+    embedded = start_broker(tmp_path_factory.mktemp("session-broker"))
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture
+def project_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, broker: EmbeddedBroker
+) -> Settings:
+    """Point every setting at the test broker and a private var/ directory."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+    monkeypatch.setenv("CRYPTOVIZ_VAR_DIR", str(tmp_path / "var"))
+    # Unique topic names per test, so tests never see each other's records.
+    suffix = tmp_path.name.replace("_", "-")
+    for role in ("prices", "news", "market_sentiment", "alerts", "dlq"):
+        monkeypatch.setenv(f"TOPIC_{role.upper()}", f"{role}-{suffix}")
+    return Settings()
