@@ -1,17 +1,24 @@
 """The CryptoViz code location: wires assets, checks, schedules, sensors and resources.
 
-Kept thin on purpose; each piece lives in a module of its own. Heavy libraries (Spark,
-Great Expectations) are imported inside the assets that need them, so this loads fast.
+Kept thin on purpose; each piece lives in a module of its own:
+assets/ (one module per pipeline stage), checks.py, schedules.py, sensors.py, resources.py.
+Heavy libraries (Spark, Great Expectations) are imported inside the code that needs them,
+so the location loads fast.
 """
 
 import dagster as dg
 
-from cryptoviz_assets.assets import platform
-from cryptoviz_assets.checks import kafka_topics_complete
-from cryptoviz_assets.resources import KafkaResource
+from cryptoviz_assets import assets, checks, schedules, sensors
+from cryptoviz_assets.resources import build_resources
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([platform]),
-    asset_checks=[kafka_topics_complete],
-    resources={"kafka": KafkaResource()},
+    assets=dg.load_assets_from_package_module(assets),
+    asset_checks=[
+        *dg.load_asset_checks_from_package_module(assets),
+        *dg.load_asset_checks_from_modules([checks]),
+    ],
+    jobs=[*schedules.jobs, *sensors.jobs],
+    schedules=schedules.schedules,
+    sensors=sensors.sensors,
+    resources=build_resources(),
 )

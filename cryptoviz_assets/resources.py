@@ -43,3 +43,8 @@ class KafkaResource(dg.ConfigurableResource):
             }
         finally:
             consumer.close()
+
+
+def build_resources() -> dict[str, object]:
+    """Every resource the code location provides, by the name assets ask for."""
+    return {"kafka": KafkaResource()}
