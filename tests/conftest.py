@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from cryptoviz_assets.broker import EmbeddedBroker
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
@@ -46,3 +48,14 @@ def project_env(
     for role in ("prices", "news", "market_sentiment", "alerts", "dlq"):
         monkeypatch.setenv(f"TOPIC_{role.upper()}", f"{role}-{suffix}")
     return Settings()
+
+
+@pytest.fixture
+def dagster_instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DagsterInstance]:
+    """A real Dagster instance configured by the project's own dagster.yaml (temp home)."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with DagsterInstance.get() as instance:
+        yield instance

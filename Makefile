@@ -1,0 +1,56 @@
+# CryptoViz: the two commands users need are `make demo` and `make test`.
+# Both set everything up from nothing: uv (from PyPI) into var/tools, then the locked
+# environment into .venv with the machine's python3 (3.11).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := var/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo demo-once test lint format stop clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
+
+## setup: create .venv from uv.lock (idempotent, fast when nothing changed)
+setup: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+
+## demo: start the broker, run the offline demo pipeline, start dagster dev on :3000
+demo: setup
+	$(BIN)/cryptoviz demo
+
+## demo-once: the same pipeline, run to completion without the UI
+demo-once: setup
+	$(BIN)/cryptoviz demo --no-ui
+
+## test: lint and type-check, then the whole test suite
+test: setup lint
+	$(BIN)/pytest
+
+## lint: ruff (lint + format check) and mypy
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## format: apply ruff's fixes and formatting
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## stop: stop every process the project started (by PID file)
+stop:
+	@if [ -x $(BIN)/cryptoviz ]; then $(BIN)/cryptoviz stop; else echo "nothing to stop (no .venv)"; fi
+
+## clean: stop everything and delete local state (broker data, lake, warehouse, Dagster home)
+clean: stop
+	rm -rf var/broker var/lake var/warehouse var/dagster var/checkpoints var/state var/run

@@ -1,0 +1,97 @@
+"""The code location loads, and its assets materialize on a real Dagster instance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from cryptoviz_assets.settings import Settings
+
+
+def test_definitions_load_and_validate() -> None:
+    from cryptoviz_assets.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("kafka_topics") in graph.get_all_asset_keys()
+
+
+def test_code_location_does_not_import_heavy_libraries() -> None:
+    """Spark and Great Expectations load inside the assets that use them, not at load."""
+    probe = (
+        "import sys, cryptoviz_assets.definitions\n"
+        "heavy = [m for m in ('pyspark', 'great_expectations') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_instance_uses_the_project_dagster_yaml(dagster_instance: dg.DagsterInstance) -> None:
+    instance = dagster_instance
+    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    assert instance.run_monitoring_enabled
+    assert not instance.telemetry_enabled
+    limits = instance.get_concurrency_config().run_queue_config
+    assert limits is not None
+    assert limits.max_concurrent_runs == 10
+    keys = {limit["key"] for limit in limits.tag_concurrency_limits}
+    assert keys == {"cryptoviz/collector", "cryptoviz/kind", "cryptoviz/warehouse"}
+    assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+
+
+def test_materialize_kafka_topics_on_a_real_instance(
+    project_env: Settings, dagster_instance: dg.DagsterInstance
+) -> None:
+    from cryptoviz_assets.definitions import defs
+
+    instance = dagster_instance
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("kafka_topics")]
+    )
+    assert result.success
+
+    # The topics really exist on the broker, with the configured partitions.
+    metadata = AdminClient(project_env.kafka_client_config()).list_topics(timeout=5)
+    for name in project_env.topics.values():
+        assert len(metadata.topics[name].partitions) == project_env.kafka_topic_partitions
+
+    # The materialization is recorded in the instance, with its metadata.
+    event = instance.get_latest_materialization_event(dg.AssetKey("kafka_topics"))
+    assert event is not None
+    assert event.asset_materialization is not None
+    meta = event.asset_materialization.metadata
+    assert meta["topics_created"].value == 5
+    assert meta["bootstrap_servers"].value == project_env.bootstrap_servers
+    assert meta["partitions"].value == dict.fromkeys(project_env.topics.values(), 3)
+
+    # The blocking check ran and passed.
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("kafka_topics_complete", True)]
+
+    # Materializing again creates nothing new.
+    again = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("kafka_topics")])
+    second = again.asset_materializations_for_node("kafka_topics")[0]
+    assert second.metadata["topics_created"].value == 0
+
+
+@pytest.mark.parametrize("missing", ["dlq"])
+def test_topics_check_fails_when_a_topic_is_missing(
+    project_env: Settings, tmp_path: Path, missing: str
+) -> None:
+    from cryptoviz_assets.checks import kafka_topics_complete
+    from cryptoviz_assets.resources import KafkaResource
+    from cryptoviz_assets.topics import ensure_topics
+
+    ensure_topics(project_env)
+    admin = AdminClient(project_env.kafka_client_config())
+    admin.delete_topics([project_env.topics[missing]])[project_env.topics[missing]].result(10)
+    result = kafka_topics_complete(dg.build_asset_check_context(), kafka=KafkaResource())
+    assert not result.passed
+    assert result.metadata["problems"].value == {project_env.topics[missing]: "missing"}

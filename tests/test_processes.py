@@ -1,0 +1,89 @@
+"""Daemons: started in the background, found by PID file, stopped with their whole tree."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cryptoviz_assets.processes import Daemon, wait_until
+
+# A parent that starts a child which starts a grandchild, then waits: a small process tree.
+TREE = "sleep 300 & (sleep 301 & wait) & wait"
+
+
+def test_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
+    daemon = Daemon("tree", tmp_path)
+    pid = daemon.start(["bash", "-c", TREE])
+    root = psutil.Process(pid)
+    wait_until(lambda: len(root.children(recursive=True)) >= 3, 10, what="children")
+    family = [root, *root.children(recursive=True)]
+
+    assert daemon.is_running()
+    assert daemon.stop(timeout=10)
+
+    assert not daemon.pid_file.exists()
+    assert [p.pid for p in family if p.is_running() and p.status() != "zombie"] == []
+    assert not daemon.is_running()
+    assert not daemon.stop()  # stopping twice is harmless
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) -> None:
+    daemon = Daemon("stubborn", tmp_path)
+    pid = daemon.start(["bash", "-c", "trap '' TERM; sleep 300 & wait; sleep 300"])
+    root = psutil.Process(pid)
+    wait_until(lambda: len(root.children()) == 1, 10, what="the trap to be set")
+    started = time.monotonic()
+    assert daemon.stop(timeout=1)
+    elapsed = time.monotonic() - started
+    assert 1 <= elapsed < 10  # waited the full timeout for SIGTERM, then SIGKILL worked
+    assert not psutil.pid_exists(pid) or root.status() == "zombie"
+
+
+def test_stale_pid_file_is_not_mistaken_for_a_running_process(tmp_path: Path) -> None:
+    daemon = Daemon("stale", tmp_path)
+    # The PID of this very test process, with a start time that does not match it.
+    daemon.pid_file.write_text(f'{{"pid": {psutil.Process().pid}, "create_time": 1.0}}')
+    assert daemon.process() is None
+    assert not daemon.pid_file.exists()
+
+
+def test_refuses_to_start_twice(tmp_path: Path) -> None:
+    daemon = Daemon("once", tmp_path)
+    daemon.start(["sleep", "300"])
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            daemon.start(["sleep", "300"])
+    finally:
+        daemon.stop()
+
+
+def test_signals_work_even_when_the_launcher_ignored_them(tmp_path: Path) -> None:
+    """`cmd &` in a script makes SIGINT ignored; the daemon must still stop on SIGINT."""
+    launcher = (
+        "import signal, sys\n"
+        "from pathlib import Path\n"
+        "from cryptoviz_assets.processes import Daemon\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"Daemon('sigint', Path({str(tmp_path)!r})).start(['sleep', '300'], "
+        "stop_signal=signal.SIGINT)\n"
+    )
+    subprocess.run([sys.executable, "-c", launcher], check=True)
+    daemon = Daemon("sigint", tmp_path)
+    proc = daemon.process()
+    assert proc is not None
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=5)  # SIGINT at its default disposition ends `sleep`
+    assert daemon.process() is None
+
+
+def test_output_goes_to_the_log_file(tmp_path: Path) -> None:
+    daemon = Daemon("echo", tmp_path)
+    daemon.start(["bash", "-c", "echo hello-from-daemon; sleep 300"])
+    wait_until(lambda: "hello-from-daemon" in daemon.log_file.read_text(), 5, what="log line")
+    daemon.stop()
