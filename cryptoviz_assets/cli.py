@@ -10,6 +10,7 @@ import click
 
 from cryptoviz_assets import services
 from cryptoviz_assets.broker import EmbeddedBroker
+from cryptoviz_assets.processes import Daemon
 from cryptoviz_assets.settings import PROJECT_ROOT, get_settings
 
 
@@ -48,6 +49,27 @@ def broker_status() -> None:
     click.echo(EmbeddedBroker.from_settings(get_settings()).status())
 
 
+@main.group()
+def replay() -> None:
+    """The replay server: the sources' APIs on 127.0.0.1, from recorded payloads."""
+
+
+@replay.command("start")
+def replay_start() -> None:
+    """Start the replay server in the background."""
+    settings = get_settings()
+    pid = services.start_replay_server(settings)
+    scenario = settings.replay_scenario.value
+    click.echo(f"replay server ({scenario}) at {settings.replay_url}, PID {pid}")
+
+
+@replay.command("stop")
+def replay_stop() -> None:
+    """Stop the replay server."""
+    daemon = Daemon(services.REPLAY_DAEMON_NAME, get_settings().run_dir)
+    click.echo("replay server stopped" if daemon.stop() else "replay server was not running")
+
+
 @main.command("settings")
 def show_settings() -> None:
     """Print every setting (secrets masked)."""
@@ -62,6 +84,9 @@ def demo(no_ui: bool) -> None:
     settings = get_settings()
     services.start_broker(settings)
     click.echo(f"Kafka ready at {settings.bootstrap_servers}")
+    if settings.is_replay:
+        services.start_replay_server(settings)
+        click.echo(f"Replay server ({settings.replay_scenario.value}) at {settings.replay_url}")
     _run_demo_pipeline(settings.var_dir)
     if no_ui:
         return
@@ -87,6 +112,72 @@ def _run_demo_pipeline(var_dir: Path) -> None:
     ]
     click.echo("Materializing every asset once ...")
     subprocess.run(argv, env=services.dagster_env(settings), cwd=PROJECT_ROOT, check=True)
+
+
+@main.command("sql")
+@click.argument("statement")
+@click.option("--max-rows", default=100, show_default=True, help="Rows to print at most.")
+def sql(statement: str, max_rows: int) -> None:
+    """Run SQL against the published marts snapshot (read-only; never waits for a build)."""
+    from cryptoviz_assets.warehouse import query
+
+    path = get_settings().warehouse_path
+    try:
+        result = query(statement, path)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from error
+    except Exception as error:  # duckdb errors: show the message, not a traceback
+        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+    click.echo(format_table(result.columns, result.rows[:max_rows]))
+    shown = min(len(result.rows), max_rows)
+    click.echo(
+        f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''}"
+        + (f", {shown} shown" if shown < len(result.rows) else "")
+        + ")"
+    )
+
+
+def format_table(columns: list[str], rows: list[tuple[object, ...]]) -> str:
+    """A plain-text table: right-aligned numbers, left-aligned text, NULL for None."""
+    if not columns:
+        return "OK"
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [
+        bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
+        for i in range(len(columns))
+    ]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    rule = "-+-".join("-" * w for w in widths)
+    return "\n".join([line(columns), rule, *(line(r) for r in cells)])
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@main.command("docs")
+@click.option("--port", default=8080, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--no-serve", is_flag=True, help="Only generate the docs.")
+def docs(port: int, no_serve: bool) -> None:
+    """Generate the dbt docs (offline) and serve them on 127.0.0.1."""
+    from cryptoviz_assets import docs as dbt_docs
+
+    index = dbt_docs.generate(get_settings())
+    click.echo(f"dbt docs generated: {index}")
+    if not no_serve:
+        click.echo(f"Serving on http://127.0.0.1:{port} (Ctrl-C stops)")
+        dbt_docs.serve(port)
 
 
 @main.command("stop")

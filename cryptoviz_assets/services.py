@@ -19,8 +19,9 @@ from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from cryptoviz_assets.topics import TopicState, ensure_topics
 
 DAGSTER_DAEMON_NAME = "dagster-dev"
+REPLAY_DAEMON_NAME = "replay-server"
 # Stopped first to last: Dagster's runs still talk to the broker while they wind down.
-STOP_ORDER = [DAGSTER_DAEMON_NAME, "replay-server", "broker"]
+STOP_ORDER = [DAGSTER_DAEMON_NAME, REPLAY_DAEMON_NAME, "broker"]
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -68,6 +69,20 @@ def start_dagster_dev(settings: Settings, timeout: float = 180.0) -> int:
     pid = daemon.start(argv, env=dagster_env(settings), cwd=PROJECT_ROOT, stop_signal=signal.SIGINT)
     url = f"http://127.0.0.1:{settings.dagster_port}/server_info"
     wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 1.0, "dagster dev")
+    return pid
+
+
+def start_replay_server(settings: Settings, timeout: float = 30.0) -> int:
+    """Start the replay server (SOURCE_MODE=replay) on 127.0.0.1:REPLAY_PORT and wait for it."""
+    daemon = Daemon(REPLAY_DAEMON_NAME, settings.run_dir)
+    if (proc := daemon.process()) is not None:
+        return proc.pid
+    url = f"{settings.replay_url}/"
+    if _answers(url):
+        raise RuntimeError(f"port {settings.replay_port} is taken; set REPLAY_PORT or stop it")
+    argv = [sys.executable, "-m", "cryptoviz_assets.replay", "--port", str(settings.replay_port)]
+    pid = daemon.start(argv, cwd=PROJECT_ROOT, stop_signal=signal.SIGTERM)
+    wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 0.2, "replay server")
     return pid
 
 

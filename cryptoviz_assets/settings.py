@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,36 @@ class SourceMode(StrEnum):
 
     LIVE = "live"  # the real public APIs
     REPLAY = "replay"  # the local replay server of recorded payloads
+
+
+class KafkaSparkFormat(StrEnum):
+    """Which Spark source reads Kafka."""
+
+    PYTHON = "python"  # streaming.kafka_source: PySpark Python Data Source over confluent-kafka
+    KAFKA = "kafka"  # the official spark-sql-kafka connector (needs its jar)
+
+
+class ReplayScenario(StrEnum):
+    """What the replay server plays."""
+
+    MARKET = "market"  # a moving market built on the recorded payloads, with injected events
+    RECORDED = "recorded"  # the recorded payloads exactly as the services sent them
+
+
+# The top 20 coins of the recorded CoinMarketCap snapshot, as CoinGecko ids: the replayed
+# market knows every one of them, so replay and live mode poll the same list.
+DEFAULT_COIN_IDS = [
+    "bitcoin", "ethereum", "ripple", "tether", "bitcoin-cash", "bitcoin-cash-sv", "litecoin",
+    "binancecoin", "eos", "tezos", "stellar", "cardano", "chainlink", "monero",
+    "crypto-com-chain", "tron", "leo-token", "huobi-token", "ethereum-classic", "dash",
+]  # fmt: skip
+
+LIVE_NEWS_FEEDS = {
+    "coindesk": "https://www.coindesk.com/arc/outboundfeeds/rss/",
+    "cointelegraph": "https://cointelegraph.com/rss",
+}
+# In replay mode the CoinMarketCap collector sends this key; the replay server accepts any.
+REPLAY_CMC_KEY = "replay-mode-dummy-key"
 
 
 class KafkaSecurityProtocol(StrEnum):
@@ -82,6 +112,51 @@ class Settings(BaseSettings):
 
     # --- Spark -----------------------------------------------------------------------
     spark_master: str = "local[2]"
+    kafka_spark_format: KafkaSparkFormat = Field(
+        default=KafkaSparkFormat.PYTHON,
+        description="Spark's Kafka source: 'python' (our DataSource over confluent-kafka) or "
+        "'kafka' (the official connector, when its jar is on the classpath).",
+    )
+    checkpoint_root: str = Field(
+        default="", description="Spark checkpoints (default var/checkpoints/<job>)."
+    )
+    stream_starting_offsets: str = Field(
+        default="earliest",
+        description="Where a new query starts: earliest, latest or a JSON offsets object. "
+        "A query with a checkpoint always resumes from it.",
+    )
+    stream_max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    stream_trigger_seconds: float = Field(default=1.0, ge=0)
+    stream_price_watermark_seconds: int = Field(
+        default=120, ge=0, description="How late a price tick may arrive and still count in bars."
+    )
+    stream_price_dedup_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="Price event ids are remembered this long (Kafka append time) to drop repeats.",
+    )
+    stream_news_dedup_seconds: int = Field(
+        default=3 * 24 * 3600,
+        ge=0,
+        description="News and Fear & Greed ids are remembered this long (Kafka append time): "
+        "feeds repeat the same items on every poll for days.",
+    )
+    stream_report_seconds: float = Field(
+        default=30.0, ge=0, description="How often a streaming job reports progress to Dagster."
+    )
+    stream_restart_backoff_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="Supervisor backoff after a streaming run fails: this, doubled per "
+        "consecutive failure, capped at 10 minutes.",
+    )
+    stream_supervisor_interval_seconds: int = Field(
+        default=30, ge=1, description="How often each streaming supervisor sensor ticks."
+    )
+    stream_supervised: str = Field(
+        default="prices,news,market_sentiment",
+        description="Streaming jobs whose supervisor sensor is on by default (comma-separated).",
+    )
 
     # --- Sources ---------------------------------------------------------------------
     source_mode: SourceMode = SourceMode.REPLAY
@@ -96,9 +171,69 @@ class Settings(BaseSettings):
     coinmarketcap_poll_seconds: int = Field(default=120, ge=1)
     news_poll_seconds: int = Field(default=300, ge=1)
     fear_greed_poll_seconds: int = Field(default=300, ge=1)
+    coingecko_coin_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_COIN_IDS),
+        description="CoinGecko ids the CoinGecko collector polls (comma-separated).",
+    )
+    coinmarketcap_limit: int = Field(default=20, ge=1, le=200)
+    coingecko_base_url: str | None = Field(
+        default=None, description="Unset: the real API (live) or the replay server (replay)."
+    )
+    coinmarketcap_base_url: str | None = None
+    fear_greed_base_url: str | None = None
+    news_feeds: dict[str, str] | None = Field(
+        default=None, description='JSON {"source": "feed URL"}; unset: CoinDesk + Cointelegraph.'
+    )
+
+    # Resilience: timeouts, retries, breaker, size limit, call budgets per source.
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_max_attempts: int = Field(default=4, ge=1)
+    retry_initial_wait_seconds: float = Field(default=1.0, ge=0)
+    retry_max_wait_seconds: float = Field(
+        default=30.0, ge=0, description="Longest backoff; a longer Retry-After fails the run."
+    )
+    max_response_bytes: int = Field(default=5_000_000, ge=1024)
+    breaker_fail_max: int = Field(default=3, ge=1, description="Failed runs before it opens.")
+    breaker_reset_seconds: float = Field(default=300.0, ge=0)
+    coingecko_calls_per_minute: int = Field(default=30, ge=0)
+    coingecko_calls_per_month: int = Field(default=10_000, ge=0)
+    coinmarketcap_calls_per_minute: int = Field(default=30, ge=0)
+    coinmarketcap_calls_per_month: int = Field(default=10_000, ge=0)
+    fear_greed_calls_per_minute: int = Field(default=30, ge=0)
+    fear_greed_calls_per_month: int = Field(default=50_000, ge=0)
+    news_calls_per_minute: int = Field(default=10, ge=0, description="Per feed.")
+    news_calls_per_month: int = Field(default=20_000, ge=0, description="Per feed.")
+    seen_retention_days: int = Field(default=30, ge=1, description="How long dedup remembers.")
+
+    # Replay server
+    replay_scenario: ReplayScenario = ReplayScenario.MARKET
+    replay_seed: int = 42
+    replay_tick_seconds: float = Field(default=60.0, gt=0, description="Market snapshot length.")
+
+    # --- Marts (dbt, Great Expectations) ---------------------------------------------
+    warehouse_build_path: Path | None = Field(
+        default=None,
+        description="DuckDB file dbt writes (default var/warehouse/build.duckdb); readers use "
+        "the published DUCKDB_PATH snapshot, never this one.",
+    )
+    marts_cron: str = Field(
+        default="15 * * * *", description="When the marts rebuild on schedule (cron, UTC)."
+    )
+    lake_max_staleness_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="Freshness expectation: the newest lake record is at most this old.",
+    )
 
     # --- Dagster ---------------------------------------------------------------------
     dagster_port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("coingecko_coin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("kafka_bootstrap_servers", mode="before")
     @classmethod
@@ -127,6 +262,52 @@ class Settings(BaseSettings):
         }
 
     @property
+    def replay_url(self) -> str:
+        return f"http://127.0.0.1:{self.replay_port}"
+
+    @property
+    def is_replay(self) -> bool:
+        return self.source_mode is SourceMode.REPLAY
+
+    @property
+    def coingecko_url(self) -> str:
+        live = "https://api.coingecko.com/api/v3"
+        return self.coingecko_base_url or (f"{self.replay_url}/api/v3" if self.is_replay else live)
+
+    @property
+    def coinmarketcap_url(self) -> str:
+        live = "https://pro-api.coinmarketcap.com"
+        return self.coinmarketcap_base_url or (self.replay_url if self.is_replay else live)
+
+    @property
+    def fear_greed_url(self) -> str:
+        live = "https://api.alternative.me"
+        return self.fear_greed_base_url or (self.replay_url if self.is_replay else live)
+
+    @property
+    def news_feed_urls(self) -> dict[str, str]:
+        """Feed source name -> URL. Replay mode serves the same paths on loopback."""
+        if self.news_feeds is not None:
+            return dict(self.news_feeds)
+        if not self.is_replay:
+            return dict(LIVE_NEWS_FEEDS)
+        return {
+            "coindesk": f"{self.replay_url}/arc/outboundfeeds/rss/",
+            "cointelegraph": f"{self.replay_url}/rss",
+        }
+
+    def coinmarketcap_key(self) -> str | None:
+        """The key to send; replay mode has a dummy one so the collector runs offline."""
+        if self.coinmarketcap_api_key is not None:
+            return self.coinmarketcap_api_key.get_secret_value() or None
+        return REPLAY_CMC_KEY if self.is_replay else None
+
+    @property
+    def state_dir(self) -> Path:
+        """Collector state that must outlive a run: budgets, breakers, seen event ids."""
+        return self.var_dir / "state"
+
+    @property
     def run_dir(self) -> Path:
         """PID files and logs of the processes the project starts."""
         return self.var_dir / "run"
@@ -143,9 +324,19 @@ class Settings(BaseSettings):
     def lake_uri(self) -> str:
         return self.lake_root or str(self.var_dir / "lake")
 
+    def checkpoint_dir(self, job: str) -> str:
+        """Spark checkpoint location of one streaming job."""
+        root = self.checkpoint_root or str(self.var_dir / "checkpoints")
+        return f"{root.rstrip('/')}/{job}"
+
     @property
     def warehouse_path(self) -> Path:
         return self.duckdb_path or self.var_dir / "warehouse" / "cryptoviz.duckdb"
+
+    @property
+    def warehouse_build_file(self) -> Path:
+        """The private file dbt builds into; published to `warehouse_path` after a build."""
+        return self.warehouse_build_path or self.var_dir / "warehouse" / "build.duckdb"
 
     def kafka_client_config(self) -> dict[str, Any]:
         """librdkafka settings shared by producers, consumers and admin clients.

@@ -1,0 +1,217 @@
+"""The small interface every collector implements, and the one run loop they share.
+
+A collector only knows its source: which requests to make and how to turn a payload into
+events. Everything else - budget, breaker, retries, validation, dedup, DLQ, delivery
+checks - happens here, the same way for every source. A request that fails does not stop
+the collector's other requests (news has one per feed); the run reports it at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from cryptoviz_assets.collectors.events import utc_now
+from cryptoviz_assets.collectors.http import (
+    BudgetRefusedError,
+    CircuitOpenError,
+    FetchError,
+    Request,
+    Response,
+    SourceClient,
+)
+from cryptoviz_assets.collectors.publisher import ProducerLike, Publisher, PublishError
+from cryptoviz_assets.collectors.seen import SeenStore
+from cryptoviz_assets.settings import Settings
+
+
+@dataclass(frozen=True)
+class Event:
+    """One contract-shaped record and its Kafka key."""
+
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One source record that could not become an event: it goes to the DLQ."""
+
+    reason: str
+    raw: str
+
+    @classmethod
+    def of(cls, item: Any, exc: Exception) -> Rejection:
+        return cls(f"{type(exc).__name__}: {exc}", json.dumps(item, default=str))
+
+
+class PayloadError(Exception):
+    """The whole payload is unreadable (truncated JSON, unsafe XML, an error body...)."""
+
+
+class Collector(ABC):
+    name: ClassVar[str]  # the collector, as tagged on its runs
+    record_type: ClassVar[str]  # the schema its events follow
+    topic_role: ClassVar[str]  # key into Settings.topics
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def skip_reason(self) -> str | None:
+        """Why this collector cannot run at all (e.g. no API key), or None."""
+        return None
+
+    @abstractmethod
+    def requests(self) -> list[Request]:
+        """The HTTP requests of one collection."""
+
+    @abstractmethod
+    def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
+        """Events (and rejected records) of one payload; PayloadError if it is unreadable."""
+
+    @property
+    def topic(self) -> str:
+        return self.settings.topics[self.topic_role]
+
+
+@dataclass
+class SourceReport:
+    """What happened at one source (one request) during a run."""
+
+    source: str
+    fetched: int = 0
+    published: int = 0
+    deduplicated: int = 0
+    dead_lettered: int = 0
+    latency_ms: float | None = None
+    attempts: int = 0
+    breaker_state: str = "closed"
+    budget_remaining: dict[str, int] = field(default_factory=dict)
+    replayed: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    collector: str
+    sources: list[SourceReport] = field(default_factory=list)
+    skipped: str | None = None
+    publish_error: str | None = None
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(source, name)) for source in self.sources)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        found = {s.source: s.error for s in self.sources if s.error}
+        if self.publish_error:
+            found["publish"] = self.publish_error
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class CollectorError(Exception):
+    """At least one source of the run failed; the report says which and why."""
+
+    def __init__(self, report: RunReport) -> None:
+        reasons = "; ".join(f"{source}: {error}" for source, error in report.errors.items())
+        super().__init__(f"{report.collector} collector failed - {reasons}")
+        self.report = report
+
+
+def run_collector(collector: Collector, producer: ProducerLike) -> RunReport:
+    """Fetch, parse, validate, dedup and publish one collection; raise if a source failed.
+
+    Records already delivered stay delivered when a source fails; the DLQ gets the failure.
+    """
+    settings = collector.settings
+    report = RunReport(collector.name)
+    if (reason := collector.skip_reason()) is not None:
+        report.skipped = reason
+        return report
+    publisher = Publisher(
+        producer, settings.topic_dlq, flush_timeout=settings.http_timeout_seconds * 3
+    )
+    seen = SeenStore(settings.state_dir / "seen.sqlite", settings.seen_retention_days)
+    to_mark: dict[str, list[str]] = {}
+    with SourceClient(settings) as client:
+        for request in collector.requests():
+            source_report = SourceReport(request.source)
+            report.sources.append(source_report)
+            ids = _collect_one(
+                collector, client, publisher, seen, request=request, out=source_report
+            )
+            to_mark[request.source] = ids
+            source_report.breaker_state = client.breaker_status(request).describe()
+            source_report.budget_remaining = client.remaining(request).as_dict()
+    try:
+        deliveries = publisher.flush()
+    except PublishError as exc:
+        report.publish_error = str(exc)
+        raise CollectorError(report) from exc
+    delivered = set(deliveries.delivered)
+    for source, ids in to_mark.items():
+        seen.mark(source, [event_id for event_id in ids if event_id in delivered])
+    if not report.ok:
+        raise CollectorError(report)
+    return report
+
+
+def _collect_one(
+    collector: Collector, client: SourceClient, publisher: Publisher, seen: SeenStore, *,
+    request: Request, out: SourceReport,
+) -> list[str]:  # fmt: skip
+    """One request: returns the event ids handed to the producer."""
+    topic = collector.topic
+    try:
+        response = client.fetch(request)
+    except FetchError as exc:
+        out.error = exc.reason
+        out.attempts = exc.attempts
+        if not isinstance(exc, BudgetRefusedError | CircuitOpenError):  # our refusals: no DLQ
+            publisher.dead_letter(request.source, topic, "fetch", exc.reason, exc.raw)
+            out.dead_lettered += 1
+        return []
+    out.latency_ms = response.latency_ms
+    out.attempts = response.attempts
+    out.replayed = response.replayed
+    try:
+        items = list(collector.parse(response, utc_now()))
+    except PayloadError as exc:
+        out.error = f"unreadable payload: {exc}"
+        publisher.dead_letter(request.source, topic, "parse", str(exc), response.body)
+        out.dead_lettered += 1
+        return []
+    out.fetched = len(items)
+    events: dict[str, Event] = {}
+    for item in items:
+        if isinstance(item, Rejection):
+            publisher.dead_letter(request.source, topic, "parse", item.reason, item.raw)
+            out.dead_lettered += 1
+        elif item.value.get("event_id") in events:
+            out.deduplicated += 1  # the same record twice in one payload
+        else:
+            events[str(item.value.get("event_id"))] = item
+    already = seen.seen(request.source, events)
+    out.deduplicated += len(already)
+    published: list[str] = []
+    for event_id, event in events.items():
+        if event_id in already:
+            continue
+        problem = publisher.publish(collector.record_type, topic, event.key, event.value)
+        if problem is None:
+            published.append(event_id)
+        else:
+            publisher.dead_letter(
+                request.source, topic, "validate", problem, json.dumps(event.value)
+            )
+            out.dead_lettered += 1
+    out.published = len(published)
+    return published

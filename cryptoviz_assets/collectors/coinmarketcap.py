@@ -1,0 +1,126 @@
+"""CoinMarketCap `GET /v1/cryptocurrency/listings/latest`: the top N as price ticks.
+
+`coin_id` is the CoinGecko id, the cross-source key the divergence analytics join on;
+CoinMarketCap slugs that differ from it are mapped explicitly below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.budget import Limits
+from cryptoviz_assets.collectors.coingecko import load_json, number
+from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
+from cryptoviz_assets.collectors.http import Request, Response
+
+SOURCE = "coinmarketcap"
+KEY_HEADER = "X-CMC_PRO_API_KEY"
+
+# CoinMarketCap slug -> CoinGecko id, where they differ (old and new CMC slugs).
+SLUG_TO_COINGECKO = {
+    "xrp": "ripple",
+    "bnb": "binancecoin",
+    "binance-coin": "binancecoin",
+    "bitcoin-sv": "bitcoin-cash-sv",
+    "crypto-com-coin": "crypto-com-chain",
+    "cronos": "crypto-com-chain",
+    "unus-sed-leo": "leo-token",
+    "avalanche": "avalanche-2",
+    "polkadot-new": "polkadot",
+    "multi-collateral-dai": "dai",
+    "usd-coin": "usd-coin",
+    "hedera": "hedera-hashgraph",
+    "toncoin": "the-open-network",
+    "wrapped-bitcoin": "wrapped-bitcoin",
+    "shiba-inu": "shiba-inu",
+    "huobi-token": "huobi-token",
+    "htx": "huobi-token",
+}
+
+
+def coingecko_id(slug: str) -> str:
+    return SLUG_TO_COINGECKO.get(slug, slug)
+
+
+class CoinMarketCapCollector(Collector):
+    name = SOURCE
+    record_type = "price_tick"
+    topic_role = "prices"
+
+    def skip_reason(self) -> str | None:
+        if self.settings.coinmarketcap_key() is None:
+            return (
+                "CoinMarketCap collector skipped: no COINMARKETCAP_API_KEY is set (live mode). "
+                "Get a free key at coinmarketcap.com/api and set it to enable this source."
+            )
+        return None
+
+    def requests(self) -> list[Request]:
+        settings = self.settings
+        return [
+            Request(
+                source=SOURCE,
+                url=f"{settings.coinmarketcap_url}/v1/cryptocurrency/listings/latest",
+                params={"start": "1", "limit": str(settings.coinmarketcap_limit), "convert": "USD"},
+                headers={KEY_HEADER: settings.coinmarketcap_key() or ""},
+                limits=Limits(
+                    settings.coinmarketcap_calls_per_minute, settings.coinmarketcap_calls_per_month
+                ),
+            )
+        ]
+
+    def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
+        body = load_json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise PayloadError(f"expected {{status, data: [...]}}, got: {json.dumps(body)[:300]}")
+        status = body.get("status") or {}
+        if status.get("error_code") not in (0, "0", None):
+            raise PayloadError(f"CoinMarketCap error {status.get('error_code')}: {status}")
+        return self._events(body["data"], ingest_time, response.replayed)
+
+    def _events(
+        self, listings: list[Any], ingest_time: datetime, replayed: bool
+    ) -> Iterator[Event | Rejection]:
+        for listing in listings:
+            try:
+                yield price_tick(listing, ingest_time, replayed)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                yield Rejection.of(listing, exc)
+
+
+def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
+    quote = listing["quote"]["USD"]
+    coin_id = coingecko_id(str(listing["slug"]))
+    updated = parse_time(quote.get("last_updated") or listing["last_updated"])
+    key = (SOURCE, coin_id, iso_utc(updated))
+    value = envelope(
+        "price_tick", key, SOURCE, event_time=updated, ingest_time=ingest_time, replayed=replayed
+    )
+    value |= {
+        "coin_id": coin_id,
+        "symbol": str(listing["symbol"]).upper(),
+        "name": str(listing.get("name") or ""),
+        "price_usd": number(quote.get("price")),
+        "market_cap_usd": number(quote.get("market_cap")),
+        "market_cap_rank": number(listing.get("cmc_rank")),
+        "volume_24h_usd": number(quote.get("volume_24h")),
+        "high_24h_usd": None,  # listings/latest has no 24h range or ATH/ATL
+        "low_24h_usd": None,
+        "change_1h_pct": number(quote.get("percent_change_1h")),
+        "change_24h_pct": number(quote.get("percent_change_24h")),
+        "change_7d_pct": number(quote.get("percent_change_7d")),
+        "ath_usd": None,
+        "ath_change_pct": None,
+        "ath_date": None,
+        "atl_usd": None,
+        "atl_change_pct": None,
+        "atl_date": None,
+        "circulating_supply": number(listing.get("circulating_supply")),
+        "total_supply": number(listing.get("total_supply")),
+        "max_supply": number(listing.get("max_supply")),
+    }
+    return Event(coin_id, value)

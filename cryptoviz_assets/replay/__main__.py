@@ -1,0 +1,3 @@
+from cryptoviz_assets.replay.server import main
+
+main()

@@ -1,0 +1,40 @@
+"""The recorded real payloads shipped in `data/` (provenance in data/README.md)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+COINGECKO_MARKETS = [
+    "coins_markets_usd_2023-01-02_top5.json",
+    "coins_markets_usd_2020-05-07_8coins.json",
+]
+CMC_LISTINGS = "listings_latest_2020-05-07_top20.json"
+FEAR_GREED = [
+    "fng_limit30_2026-08-04_to_2026-09-02.json",
+    "fng_limit365_2024-04-22_to_2025-04-22.json",
+]
+COINDESK_RSS = "coindesk_rss_2026-09-30.xml"
+
+
+def data_bytes(name: str) -> bytes:
+    return files("cryptoviz_assets.replay").joinpath("data", name).read_bytes()
+
+
+@cache
+def data_json(name: str) -> Any:
+    return json.loads(data_bytes(name))
+
+
+@cache
+def fear_greed_days() -> list[dict[str, Any]]:
+    """Every recorded day of the index, newest first, one entry per day."""
+    days: dict[str, dict[str, Any]] = {}
+    for name in FEAR_GREED:
+        for day in data_json(name)["data"]:
+            days.setdefault(
+                day["timestamp"], {k: v for k, v in day.items() if k != "time_until_update"}
+            )
+    return [days[key] for key in sorted(days, key=int, reverse=True)]

@@ -1,0 +1,210 @@
+"""Every recorded real payload parses into schema-valid events; bad records are rejected."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
+from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
+from cryptoviz_assets.collectors.events import event_id, validation_error
+from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
+from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.collectors.news import NewsCollector, strip_html
+from cryptoviz_assets.replay.recordings import data_bytes
+from cryptoviz_assets.settings import Settings
+from tests.conftest import SHARED_FIXTURES
+
+INGEST = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+DATA = Path(__file__).resolve().parent.parent / "cryptoviz_assets" / "replay" / "data"
+
+# Recorded payload (in the project's replay data) -> collector and source that parse it.
+PAYLOADS = {
+    "coins_markets_usd_2023-01-02_top5.json": (CoinGeckoCollector, "coingecko", 5),
+    "coins_markets_usd_2020-05-07_8coins.json": (CoinGeckoCollector, "coingecko", 8),
+    "listings_latest_2020-05-07_top20.json": (CoinMarketCapCollector, "coinmarketcap", 20),
+    "fng_limit30_2026-08-04_to_2026-09-02.json": (FearGreedCollector, "alternative_me", 30),
+    "fng_limit365_2024-04-22_to_2025-04-22.json": (FearGreedCollector, "alternative_me", 365),
+    "coindesk_rss_2026-09-30.xml": (NewsCollector, "coindesk", 25),
+}
+
+
+def parse(
+    collector: Collector, source: str, body: bytes, replayed: bool = False
+) -> list[Event | Rejection]:
+    content_type = "application/rss+xml" if body.lstrip().startswith(b"<") else "application/json"
+    response = Response(Request(source, "http://x"), 200, content_type, body, 1.0, 1, replayed)
+    return list(collector.parse(response, INGEST))
+
+
+def events_of(name: str, settings: Settings | None = None) -> list[Event]:
+    collector_type, source, _ = PAYLOADS[name]
+    items = parse(collector_type(settings or Settings()), source, data_bytes(name))
+    assert all(isinstance(item, Event) for item in items), items
+    return [item for item in items if isinstance(item, Event)]
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_every_recorded_payload_parses_into_valid_events(name: str) -> None:
+    collector_type, _, count = PAYLOADS[name]
+    events = events_of(name)
+    assert len(events) == count
+    for event in events:
+        assert validation_error(collector_type.record_type, event.value) is None, event.value
+        assert event.value["ingest_time"] == "2026-11-21T12:00:00.000Z"
+        assert event.value["replayed"] is False
+    assert len({e.value["event_id"] for e in events}) == count  # ids are unique per record
+
+
+def test_the_project_copies_are_the_shared_recordings() -> None:
+    """data/ holds byte-identical copies of /work/shared/fixtures (provenance in its README)."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    shared = {p.name: p.read_bytes() for p in SHARED_FIXTURES.rglob("*") if p.is_file()}
+    for name in PAYLOADS:
+        assert (DATA / name).read_bytes() == shared[name]
+    assert "coins_markets_usd_2023-01-02_top5.json" in (DATA / "README.md").read_text()
+
+
+def test_coingecko_fields_nulls_and_a_stale_coin() -> None:
+    events = {e.key: e.value for e in events_of("coins_markets_usd_2020-05-07_8coins.json")}
+    btc = events["bitcoin"]
+    assert btc["symbol"] == "BTC"
+    assert btc["price_usd"] == 9696.96
+    assert btc["market_cap_rank"] == 1
+    assert btc["ath_date"] == "2017-12-16T00:00:00.000Z"
+    assert btc["event_time"] == "2020-05-07T17:12:34.220Z"
+    assert btc["event_id"] == event_id("coingecko", "bitcoin", "2020-05-07T17:12:34.220Z")
+    assert btc["max_supply"] is None  # absent in this recording
+    assert btc["change_1h_pct"] is None  # requested via price_change_percentage, not recorded
+    stale = events["02-token"]  # not updated since 2019, 24h fields null
+    assert stale["event_time"] == "2019-12-26T04:00:21.046Z"
+    assert stale["high_24h_usd"] is None
+    assert stale["change_24h_pct"] is None
+    assert stale["market_cap_usd"] == 0.0
+    tiny = events["lovehearts"]
+    assert tiny["price_usd"] == 8.08e-06
+
+
+def test_coinmarketcap_coin_ids_are_coingecko_ids() -> None:
+    events = {e.key: e.value for e in events_of("listings_latest_2020-05-07_top20.json")}
+    assert {"ripple", "binancecoin", "bitcoin-cash-sv", "crypto-com-chain", "leo-token"} <= set(
+        events
+    )
+    assert "xrp" not in events
+    xrp = events["ripple"]
+    assert xrp["symbol"] == "XRP"
+    assert xrp["event_time"] == "2020-05-07T22:28:07.000Z" or xrp["event_time"].startswith(
+        "2020-05-07T22:"
+    )
+    assert xrp["market_cap_rank"] == 3
+    assert xrp["high_24h_usd"] is None
+    assert events["bitcoin"]["change_7d_pct"] == 12.7368
+
+
+def test_coingecko_and_coinmarketcap_share_the_coin_key() -> None:
+    coingecko = {e.key for e in events_of("coins_markets_usd_2020-05-07_8coins.json")}
+    cmc = {e.key for e in events_of("listings_latest_2020-05-07_top20.json")}
+    assert {"bitcoin", "ethereum", "binancecoin", "tron"} <= coingecko & cmc
+    assert set(Settings().coingecko_coin_ids) == cmc  # the default coins are that top 20
+
+
+def test_fear_greed_days() -> None:
+    events = events_of("fng_limit30_2026-08-04_to_2026-09-02.json")
+    latest = events[0].value
+    assert latest["index_date"] == "2026-09-02"
+    assert latest["value"] == 63
+    assert latest["classification"] == "Greed"
+    assert latest["event_time"] == "2026-09-02T00:00:00.000Z"
+    assert latest["event_id"] == event_id("alternative_me", "fear_greed", "2026-09-02")
+    assert {e.key for e in events} == {"fear_greed"}
+
+
+def test_rss_cdata_odd_characters_and_html_are_handled() -> None:
+    events = [e.value for e in events_of("coindesk_rss_2026-09-30.xml")]
+    first = events[0]
+    assert first["title"] == (
+        "Crypto industry gave $8 million to Clarity Act lobbyists who didn't close the deal"
+    )
+    assert first["guid"] == "aae5dfb1-54bc-455f-a89a-5ec5d919c3b0"
+    assert first["event_time"] == "2026-09-30T17:16:31.000Z"
+    assert first["authors"] == ["Jesse Hamilton"]
+    assert first["categories"][:2] == ["News Analysis", "Regulation"]
+    assert first["event_id"] == event_id("coindesk", "aae5dfb1-54bc-455f-a89a-5ec5d919c3b0")
+    assert first["summary"].startswith("In the first half of this year")
+    # The RSS <description> survives CoinDesk's empty <dc:description/> (feedparser quirk).
+    assert sum(1 for e in events if e["summary"]) == 24  # one item really has none
+    assert "“overwhelming majority”" in events[1]["summary"]  # typographic quotes intact
+    assert all("<" not in e["summary"] and "&amp;" not in e["summary"] for e in events)
+
+
+def test_html_is_stripped_from_escaped_and_cdata_summaries() -> None:
+    assert strip_html("<p>Price &amp; <b>volume</b></p><script>x()</script>") == "Price & volume"
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>Caf\xc3\xa9 &amp; crypto &#8217;26</title><guid>g-1</guid><link>https://e/1</link>
+    <pubDate>Tue, 03 Mar 2026 10:00:00 +0100</pubDate>
+    <description>&lt;p&gt;One &amp;amp; two&lt;br/&gt;three&lt;/p&gt;</description></item>
+    </channel></rss>"""
+    (item,) = parse(NewsCollector(Settings()), "cointelegraph", feed, replayed=True)
+    assert isinstance(item, Event)
+    assert item.value["title"] == "Café & crypto ’26"
+    assert item.value["summary"] == "One & two three"
+    assert item.value["event_time"] == "2026-03-03T09:00:00.000Z"  # converted to UTC
+    assert item.value["replayed"] is True
+    assert validation_error("news_article", item.value) is None
+
+
+def test_bad_records_are_rejected_and_the_rest_parse() -> None:
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    coins[1]["last_updated"] = None  # no source timestamp: cannot be an event
+    coins[2]["current_price"] = "1.00"  # a string where a number belongs
+    items = parse(CoinGeckoCollector(Settings()), "coingecko", json.dumps(coins).encode())
+    assert [type(i).__name__ for i in items] == [
+        "Event",
+        "Rejection",
+        "Rejection",
+        "Event",
+        "Event",
+    ]
+    rejected = items[2]
+    assert isinstance(rejected, Rejection)
+    assert "expected a number" in rejected.reason
+    assert json.loads(rejected.raw)["id"] == "tether"
+    # A null price parses, but the contract refuses it (price_usd > 0 is required).
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    coins[0]["current_price"] = None
+    (first, *_) = parse(CoinGeckoCollector(Settings()), "coingecko", json.dumps(coins).encode())
+    assert isinstance(first, Event)
+    assert "price_usd" in (validation_error("price_tick", first.value) or "")
+
+
+def test_rss_item_without_date_or_title_is_rejected() -> None:
+    feed = b"""<rss version="2.0"><channel><title>t</title>
+    <item><title>no date</title><guid>a</guid></item>
+    <item><guid>b</guid><pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate></item>
+    <item><title>fine</title><guid>c</guid><pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate></item>
+    </channel></rss>"""
+    items = parse(NewsCollector(Settings()), "coindesk", feed)
+    assert [type(i).__name__ for i in items] == ["Rejection", "Rejection", "Event"]
+
+
+@pytest.mark.parametrize(
+    ("collector_type", "body", "message"),
+    [
+        (CoinGeckoCollector, b'[{"id": "bitcoin", "symbol": "btc", "current_pr', "invalid JSON"),
+        (CoinGeckoCollector, b'{"status": {"error_code": 429}}', "expected a JSON array"),
+        (CoinMarketCapCollector, b'{"status": {"error_code": 1002}, "data": []}', "error 1002"),
+        (FearGreedCollector, b'{"data": [], "metadata": {"error": "oops"}}', "oops"),
+        (NewsCollector, b"<rss><channel><item><title>cut", "malformed XML"),
+        (NewsCollector, b"<html><body>not a feed</body></html>", "not a readable feed"),
+    ],
+)
+def test_unreadable_payloads_raise_payload_error(
+    collector_type: type[Collector], body: bytes, message: str
+) -> None:
+    with pytest.raises(PayloadError, match=message):
+        parse(collector_type(Settings()), "x", body)

@@ -1,0 +1,153 @@
+"""The replay server answers like the real services, and its market moves as documented."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from cryptoviz_assets.collectors.news import parse_feed
+from cryptoviz_assets.replay.market import CYCLE_TICKS, Market
+from cryptoviz_assets.replay.recordings import COINDESK_RSS, data_bytes
+from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
+
+T0 = 1_800_000_000.0  # a fixed clock: 2027-01-15T08:00:00Z, tick 30,000,000 (cycle start)
+
+
+@pytest.fixture
+def clock() -> list[float]:
+    return [T0]
+
+
+@pytest.fixture
+def market_server(clock: list[float]) -> Iterator[ReplayServer]:
+    with ReplayServer(ReplayApp("market", seed=7, clock=lambda: clock[0])) as server:
+        yield server
+
+
+@pytest.fixture
+def recorded_server() -> Iterator[ReplayServer]:
+    with ReplayServer(ReplayApp("recorded")) as server:
+        yield server
+
+
+def get(server: ReplayServer, path: str, **kwargs: object) -> httpx.Response:
+    return httpx.get(server.url + path, timeout=5, **kwargs)  # type: ignore[arg-type]
+
+
+def test_recorded_scenario_serves_the_recordings(recorded_server: ReplayServer) -> None:
+    markets = get(recorded_server, "/api/v3/coins/markets", params={"vs_currency": "usd"})
+    assert markets.headers["content-type"].startswith("application/json")
+    assert markets.headers["x-cryptoviz-replay"] == "true"
+    assert [c["id"] for c in markets.json()][:2] == ["bitcoin", "ethereum"]
+    # The real API's query parameters are honoured: ids filter, paging.
+    second = get(
+        recorded_server,
+        "/api/v3/coins/markets",
+        params={"vs_currency": "usd", "ids": "tron,02-token,nope", "per_page": "1", "page": "2"},
+    )
+    assert [c["id"] for c in second.json()] == ["02-token"]  # the second recording's order
+    feed = get(recorded_server, "/arc/outboundfeeds/rss/")
+    assert feed.content == data_bytes(COINDESK_RSS)
+    assert feed.headers["content-type"].startswith("application/rss+xml")
+    empty = parse_feed(get(recorded_server, "/rss").content)
+    assert empty.entries == []  # no Cointelegraph recording exists
+    fng = get(recorded_server, "/fng/", params={"limit": "0"}).json()
+    assert len(fng["data"]) == 395  # both recordings, one entry per day
+    assert get(recorded_server, "/fng/").json()["data"][0]["timestamp"] == "1788307200"
+    cmc = get(
+        recorded_server,
+        "/v1/cryptocurrency/listings/latest",
+        params={"limit": "3"},
+        headers={"X-CMC_PRO_API_KEY": "anything"},
+    ).json()
+    assert [c["slug"] for c in cmc["data"]] == ["bitcoin", "ethereum", "xrp"]
+
+
+def test_coinmarketcap_needs_a_key_and_unknown_paths_404(recorded_server: ReplayServer) -> None:
+    response = get(recorded_server, "/v1/cryptocurrency/listings/latest")
+    assert response.status_code == 401
+    assert response.json()["status"]["error_code"] == 1002
+    assert get(recorded_server, "/api/v3/ping").status_code == 404
+
+
+def test_the_market_is_deterministic_and_moves(
+    market_server: ReplayServer, clock: list[float]
+) -> None:
+    params = {"vs_currency": "usd", "ids": "bitcoin,ethereum"}
+    first = get(market_server, "/api/v3/coins/markets", params=params).json()
+    assert get(market_server, "/api/v3/coins/markets", params=params).json() == first
+    assert first == Market(seed=7, clock=lambda: T0).coingecko_markets(["bitcoin", "ethereum"])
+    clock[0] += 60
+    later = get(market_server, "/api/v3/coins/markets", params=params).json()
+    assert later[0]["current_price"] != first[0]["current_price"]
+    assert later[0]["last_updated"] > first[0]["last_updated"]
+    assert Market(seed=8, clock=lambda: T0).coingecko_markets(["bitcoin"]) != first[:1]
+
+
+def test_news_changes_over_time(market_server: ReplayServer, clock: list[float]) -> None:
+    before = {e.id for e in parse_feed(get(market_server, "/rss").content).entries}
+    clock[0] += 60 * 10  # two news intervals: one new article per feed
+    after_feed = parse_feed(get(market_server, "/rss").content)
+    after = {e.id for e in after_feed.entries}
+    assert len(after - before) == 1
+    assert len(after) == 20
+    coindesk = parse_feed(get(market_server, "/arc/outboundfeeds/rss/").content)
+    assert len(coindesk.entries) == 20 + 25  # generated first, then the recorded items
+    assert coindesk.entries[0].id.startswith("replay-coindesk-7-")
+
+
+def one_minute_moves(market: Market, coin: str, ticks: range) -> list[float]:
+    c = market.by_id[coin]
+    return [market.price(c, t) / market.price(c, t - 1) - 1 for t in ticks]
+
+
+def test_injected_spike_burst_and_divergence_are_there_and_only_there() -> None:
+    market = Market(seed=7, tick_seconds=60, clock=lambda: T0)
+    start = market.tick()
+    cycles = range(start, start + 5 * CYCLE_TICKS)
+    spikes, divergences, z_scores = set(), set(), {}
+    for tick in cycles:
+        for coin in market.coins:
+            if abs(market.price(coin, tick) / market.price(coin, tick - 1) - 1) > 0.05:
+                spikes.add((coin.coingecko_id, tick % CYCLE_TICKS))
+            if abs(market.cmc_price(coin, tick) / market.price(coin, tick) - 1) > 0.01:
+                divergences.add((coin.coingecko_id, tick % CYCLE_TICKS))
+            for window in (10, 30):
+                volumes = [market.volume(coin, t) for t in range(tick - window, tick)]
+                z = (market.volume(coin, tick) - statistics.mean(volumes)) / statistics.pstdev(
+                    volumes
+                )
+                z_scores[(coin.coingecko_id, tick % CYCLE_TICKS, window)] = z
+    assert spikes == {("bitcoin", 5), ("bitcoin", 8)}  # the +7% jump and its reversal
+    assert divergences == {("ripple", phase) for phase in range(15, 19)}
+    bursts = {key for key, z in z_scores.items() if z > 3}
+    assert {(coin, phase) for coin, phase, _ in bursts if z_scores[(coin, phase, 10)] > 100} == {
+        ("ethereum", 12)
+    }
+    normal = [
+        abs(z) for (coin, phase, _), z in z_scores.items() if (coin, phase) != ("ethereum", 12)
+    ]
+    assert max(normal) < 5  # smooth drift: nothing else looks remotely like the burst
+    # The injections are announced where the docs say.
+    assert [i.kind for i in market.injections(start + 5)] == ["price_spike"]
+    assert [i.kind for i in market.injections(start + 12)] == ["volume_burst"]
+    # Ordinary one-minute moves stay under 1%.
+    assert max(abs(move) for move in one_minute_moves(market, "ethereum", cycles)) < 0.01
+
+
+def test_market_payloads_feed_the_collectors(market_server: ReplayServer) -> None:
+    cmc = get(
+        market_server,
+        "/v1/cryptocurrency/listings/latest",
+        params={"limit": "20"},
+        headers={"X-CMC_PRO_API_KEY": "k"},
+    ).json()
+    assert len(cmc["data"]) == 20
+    assert cmc["data"][0]["quote"]["USD"]["last_updated"].startswith("2027-01-15T08:00:")
+    fng = get(market_server, "/fng/", params={"limit": "2"}).json()["data"]
+    assert fng[0]["timestamp"] == str(int(T0 // 86400 * 86400))  # today, generated
+    assert int(fng[1]["timestamp"]) == int(fng[0]["timestamp"]) - 86400
+    assert 0 <= int(fng[0]["value"]) <= 100
