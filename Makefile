@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo demo-once test lint format stop clean
+.PHONY: setup demo demo-once test lint format stop clean docs
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
@@ -23,6 +23,7 @@ $(UV):
 ## setup: create .venv from uv.lock (idempotent, fast when nothing changed)
 setup: $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	$(BIN)/python -m cryptoviz_assets.dbt  # the dbt manifest Dagster loads (dbt parse, offline)
 
 ## demo: start the broker, run the offline demo pipeline, start dagster dev on :3000
 demo: setup
@@ -46,6 +47,10 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## docs: generate the dbt docs offline and serve them on http://127.0.0.1:8080
+docs: setup
+	$(BIN)/cryptoviz docs --port $${DOCS_PORT:-8080}
 
 ## stop: stop every process the project started (by PID file)
 stop:

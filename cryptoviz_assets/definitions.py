@@ -9,6 +9,8 @@ so the location loads fast.
 import dagster as dg
 
 from cryptoviz_assets import assets, checks, schedules, sensors
+from cryptoviz_assets.assets import marts
+from cryptoviz_assets.quality.checks import gx_checks
 from cryptoviz_assets.resources import build_resources
 
 defs = dg.Definitions(
@@ -16,9 +18,10 @@ defs = dg.Definitions(
     asset_checks=[
         *dg.load_asset_checks_from_package_module(assets),
         *dg.load_asset_checks_from_modules([checks]),
+        *gx_checks,
     ],
-    jobs=[*schedules.jobs, *sensors.jobs],
-    schedules=schedules.schedules,
-    sensors=sensors.sensors,
+    jobs=[*schedules.jobs, *sensors.jobs, *marts.jobs],
+    schedules=[*schedules.schedules, *marts.schedules],
+    sensors=[*sensors.sensors, *marts.sensors],
     resources=build_resources(),
 )

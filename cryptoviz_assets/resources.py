@@ -5,7 +5,9 @@ from typing import Any
 import dagster as dg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from dagster_dbt import DbtCliResource
 
+from cryptoviz_assets.dbt import dbt_executable, dbt_project
 from cryptoviz_assets.settings import Settings, get_settings
 
 
@@ -47,4 +49,7 @@ class KafkaResource(dg.ConfigurableResource):
 
 def build_resources() -> dict[str, object]:
     """Every resource the code location provides, by the name assets ask for."""
-    return {"kafka": KafkaResource()}
+    return {
+        "kafka": KafkaResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    }

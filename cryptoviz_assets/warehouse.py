@@ -1,0 +1,106 @@
+"""The DuckDB warehouse: a private build file for dbt, a published read-only snapshot for readers.
+
+DuckDB lets one process write a file and, while it does, no other process may open it.
+So dbt writes `build.duckdb` (WAREHOUSE_BUILD_PATH) and, after every successful build,
+`publish()` copies it next to the published file and renames it over the published path
+(`os.replace`, atomic on POSIX). Readers (`cryptoviz sql`, dashboards, GX) open the
+published file read-only: a reader that opened the previous snapshot keeps reading that
+inode, a new reader gets the new one, and neither ever waits for the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cryptoviz_assets.settings import Settings
+
+# Every step that opens the build file (dbt, the mart checks, publishing) takes this pool,
+# limited to one step at a time in dagster.yaml; runs that write carry WRITER_TAGS.
+WAREHOUSE_POOL = "duckdb_warehouse"
+WRITER_TAGS = {"cryptoviz/warehouse": "writer"}
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """What dbt's profiles.yml and sources read: the build file and the lake root."""
+    return {
+        "CRYPTOVIZ_DBT_DUCKDB_PATH": str(settings.warehouse_build_file),
+        "CRYPTOVIZ_LAKE_ROOT": settings.lake_uri,
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def dbt_environment(settings: Settings) -> Iterator[None]:
+    """Set dbt's variables for the duration of a dbt invocation (dbt reads os.environ)."""
+    settings.warehouse_build_file.parent.mkdir(parents=True, exist_ok=True)
+    saved = {key: os.environ.get(key) for key in dbt_env(settings)}
+    os.environ.update(dbt_env(settings))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    bytes: int
+    tables: int
+
+
+def publish(build_file: Path, published: Path) -> Published:
+    """Atomically replace `published` with a consistent copy of `build_file`.
+
+    The build file is checkpointed first (its write-ahead log folded in), so the copy is a
+    complete database. Call only when no dbt process is writing the build file.
+    """
+    with duckdb.connect(str(build_file)) as con:
+        con.execute("checkpoint")
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+        ).fetchone()
+    published.parent.mkdir(parents=True, exist_ok=True)
+    tmp = published.with_name(f".{published.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(build_file, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, published)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Published(published, published.stat().st_size, int(tables[0]) if tables else 0)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a published snapshot, timestamps shown in UTC."""
+    if not path.exists():
+        raise FileNotFoundError(f"no published warehouse at {path}: build the marts first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def query(sql: str, path: Path) -> QueryResult:
+    """Run one SQL statement against the published snapshot at `path`."""
+    with connect_read_only(path) as con:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        return QueryResult(columns, cursor.fetchall() if columns else [])

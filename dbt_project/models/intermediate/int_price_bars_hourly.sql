@@ -1,0 +1,57 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['coin_id', 'source', 'bar_start'],
+) }}
+-- Hourly OHLC bars per coin and source, aggregated from the ticks (the last value of the
+-- hour for volume, market cap, rank and ATH), plus the cross-source consensus (source =
+-- 'consensus': the mean of the sources' bar values). Rolling measures are added in
+-- fct_price_bars_hourly.
+{%- set since = incremental_since('bar_start', 'hour') %}
+
+with per_source as (
+    select
+        coin_id,
+        source,
+        date_trunc('hour', event_time) as bar_start,
+        arg_min(price_usd, event_time) as open,
+        max(price_usd) as high,
+        min(price_usd) as low,
+        arg_max(price_usd, event_time) as close,
+        arg_max(volume_24h_usd, event_time) as volume_24h_usd,
+        arg_max(market_cap_usd, event_time) as market_cap_usd,
+        arg_max(market_cap_rank, event_time) as market_cap_rank,
+        arg_max(ath_usd, event_time) as ath_usd,
+        cast(count(*) as integer) as ticks,
+        1 as sources
+    from {{ ref('stg_price_ticks') }}
+    where price_usd > 0
+    {%- if since is not none %}
+        and lake_date >= cast(timestamp '{{ since }}' as date)
+        and event_time >= timestamp '{{ since }}'
+    {%- endif %}
+    group by all
+),
+
+consensus as (
+    select
+        coin_id,
+        'consensus' as source,
+        bar_start,
+        avg(open) as open,
+        avg(high) as high,
+        avg(low) as low,
+        avg(close) as close,
+        avg(volume_24h_usd) as volume_24h_usd,
+        avg(market_cap_usd) as market_cap_usd,
+        min(market_cap_rank) as market_cap_rank,
+        max(ath_usd) as ath_usd,
+        cast(sum(ticks) as integer) as ticks,
+        count(*) as sources
+    from per_source
+    group by all
+)
+
+select * from per_source
+union all
+select * from consensus

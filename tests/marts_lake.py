@@ -1,0 +1,374 @@
+"""A fixed, hand-checkable lake for the marts tests, and a dbt build of it.
+
+Written in the streaming jobs' layout (`<table>/date=YYYY-MM-DD/<file>.parquet`, UTC
+timestamps, several files per partition). Coins, one concern each:
+  bitcoin    35 days, both sources, a tick every 10 minutes: bars, returns, MAs, volatility,
+             rank changes, ATH distance; calm (no alert); sentiment correlation.
+  calmcoin   2 hours at 1-minute cadence, both sources, small noise: raises nothing.
+  pumpcoin   +6 % then +12 % within a minute on both sources: two price spikes.
+  volcoin    24 h volume 1000 +/- 10 for 40 minutes, then 2000: one volume spike.
+  trapcoin   the same jump after only 15 observations: too little history, no alert.
+  divcoin    the two sources 0.5 %, 2 %, 5 % and 1 % apart: two divergences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cryptoviz_assets.settings import PROJECT_ROOT, Settings
+from cryptoviz_assets.warehouse import dbt_environment
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+DAYS = 35
+ANOMALY_START = T0 + timedelta(days=34, hours=10)
+SOURCES = ("coingecko", "coinmarketcap")
+DBT = Path(sys.executable).with_name("dbt")
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+
+TICK_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("source", pa.string()),
+        ("coin_id", pa.string()),
+        ("symbol", pa.string()),
+        ("name", pa.string()),
+        ("price_usd", pa.float64()),
+        ("market_cap_usd", pa.float64()),
+        ("market_cap_rank", pa.int64()),
+        ("volume_24h_usd", pa.float64()),
+        ("high_24h_usd", pa.float64()),
+        ("low_24h_usd", pa.float64()),
+        ("change_1h_pct", pa.float64()),
+        ("change_24h_pct", pa.float64()),
+        ("change_7d_pct", pa.float64()),
+        ("ath_usd", pa.float64()),
+        ("ath_change_pct", pa.float64()),
+        ("ath_date", pa.string()),
+        ("atl_usd", pa.float64()),
+        ("atl_change_pct", pa.float64()),
+        ("atl_date", pa.string()),
+        ("circulating_supply", pa.float64()),
+        ("total_supply", pa.float64()),
+        ("max_supply", pa.float64()),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("ingest_time", pa.timestamp("us", tz="UTC")),
+        ("replayed", pa.bool_()),
+    ]
+)
+NEWS_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("source", pa.string()),
+        ("guid", pa.string()),
+        ("url", pa.string()),
+        ("title", pa.string()),
+        ("summary", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("categories", pa.list_(pa.string())),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("ingest_time", pa.timestamp("us", tz="UTC")),
+        ("sentiment_score", pa.float64()),
+        ("sentiment_label", pa.string()),
+        ("coins", pa.list_(pa.string())),
+    ]
+)
+SENTIMENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("value", pa.int64()),
+        ("classification", pa.string()),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("ingest_time", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def sha(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def tick(
+    source: str,
+    coin_id: str,
+    at: datetime,
+    price: float,
+    *,
+    volume: float = 1e6,
+    rank: int | None = 5,
+    ath: float | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(TICK_SCHEMA.names)
+    row.update(
+        event_id=sha(source, coin_id, at.isoformat()),
+        source=source,
+        coin_id=coin_id,
+        symbol=coin_id[:3].upper(),
+        name=coin_id.title(),
+        price_usd=price,
+        market_cap_usd=price * 1e6,
+        market_cap_rank=rank,
+        volume_24h_usd=volume,
+        ath_usd=ath,
+        circulating_supply=1e6,
+        event_time=at,
+        ingest_time=at + timedelta(seconds=2),
+        replayed=False,
+    )
+    return row
+
+
+# --- the price series -------------------------------------------------------------------
+def bitcoin_price(k: int) -> float:
+    """CoinGecko's bitcoin price at the k-th 10-minute tick; CoinMarketCap quotes +0.4 %."""
+    return 100 * math.exp(0.02 * math.sin(k / 50) + 0.0004 * k)
+
+
+def bitcoin_rank(at: datetime) -> int:
+    return 2 if T0 + timedelta(days=10) <= at < T0 + timedelta(days=12) else 1
+
+
+def bitcoin_ticks() -> list[dict[str, Any]]:
+    rows = []
+    for k in range(DAYS * 144):
+        base = T0 + timedelta(minutes=10 * k)
+        for source, factor, second, ath in (
+            ("coingecko", 1.0, 5, 1000.0),
+            ("coinmarketcap", 1.004, 35, None),
+        ):
+            at = base + timedelta(seconds=second)
+            volume = 1e9 * (1 + 0.1 * math.sin(k / 30))
+            price = bitcoin_price(k) * factor
+            rank = bitcoin_rank(at)
+            rows.append(tick(source, "bitcoin", at, price, volume=volume, rank=rank, ath=ath))
+    return rows
+
+
+def minute(m: int, second: int = 10) -> datetime:
+    return ANOMALY_START + timedelta(minutes=m, seconds=second)
+
+
+def calm_volume(m: int) -> float:
+    return 1e6 * (1 + 0.01 * math.sin(m * 1.3))
+
+
+def anomaly_ticks() -> list[dict[str, Any]]:
+    rows = []
+    for m in range(120):  # calmcoin
+        price = 50 * (1 + 0.001 * math.sin(m))
+        rows.append(tick("coingecko", "calmcoin", minute(m), price, volume=calm_volume(m)))
+        rows.append(
+            tick("coinmarketcap", "calmcoin", minute(m, 40), price * 1.002, volume=calm_volume(m))
+        )
+    for m in range(40):  # pumpcoin: +6 % at minute 10, +12 % at minute 20
+        price = 100.0 if m < 10 else 106.0 if m < 20 else 118.72
+        rows.append(tick("coingecko", "pumpcoin", minute(m), price, volume=calm_volume(m)))
+        rows.append(
+            tick("coinmarketcap", "pumpcoin", minute(m, 40), price * 1.001, volume=calm_volume(m))
+        )
+    for m in range(60):  # volcoin: jump at minute 40 after 40 calm observations
+        volume = 2000.0 if m == 40 else 1000.0 + 10 * (-1) ** m
+        rows.append(tick("coingecko", "volcoin", minute(m), 10.0, volume=volume))
+    for m in range(20):  # trapcoin: the same jump after only 15 observations
+        volume = 2000.0 if m == 15 else 1000.0 + 10 * (-1) ** m
+        rows.append(tick("coingecko", "trapcoin", minute(m), 10.0, volume=volume))
+    for m, cmc in enumerate((100.5, 102.0, 105.0, 101.0)):  # divcoin
+        rows.append(tick("coingecko", "divcoin", minute(m), 100.0))
+        rows.append(tick("coinmarketcap", "divcoin", minute(m, 30), cmc))
+    return rows
+
+
+# --- news and Fear & Greed ---------------------------------------------------------------
+def label(score: float) -> str:
+    return "positive" if score > 0.05 else "negative" if score < -0.05 else "neutral"
+
+
+def article(n: int, at: datetime, score: float, coins: list[str], ingest_delay: int = 60) -> dict:
+    return {
+        "event_id": sha("coindesk", n),
+        "source": "coindesk",
+        "guid": f"guid-{n}",
+        "url": f"https://news.example/{n}",
+        "title": f"Headline {n}",
+        "summary": "...",
+        "authors": ["A. Writer"],
+        "categories": ["Markets"],
+        "event_time": at,
+        "ingest_time": at + timedelta(seconds=ingest_delay),
+        "sentiment_score": score,
+        "sentiment_label": label(score),
+        "coins": coins,
+    }
+
+
+def news_rows() -> list[dict[str, Any]]:
+    """Two bitcoin articles a day except every fifth day; extras exercise the edges."""
+    rows = []
+    for d in range(DAYS):
+        if d % 5 == 4:
+            continue
+        day = T0 + timedelta(days=d)
+        rows.append(
+            article(2 * d, day + timedelta(hours=8), round(math.sin(d * 1.7), 3), ["bitcoin"])
+        )
+        rows.append(
+            article(
+                2 * d + 1, day + timedelta(hours=15), round(math.cos(d * 0.9) * 0.6, 3), ["bitcoin"]
+            )
+        )
+    rows.append(article(1000, T0 + timedelta(hours=9), 0.5, ["bitcoin", "ethereum"]))
+    rows.append(article(1001, T0 + timedelta(hours=10), -0.9, []))
+    return rows
+
+
+def fear_greed_rows() -> list[dict[str, Any]]:
+    def row(day: date, value: int, cls: str, at: datetime) -> dict[str, Any]:
+        return {
+            "event_id": sha("fng", day, at.isoformat()),
+            "index_date": day,
+            "value": value,
+            "classification": cls,
+            "event_time": at,
+            "ingest_time": at + timedelta(seconds=1),
+        }
+
+    d0 = T0.date()
+    return [
+        row(d0, 20, "Extreme Fear", T0 + timedelta(minutes=5)),
+        row(d0, 25, "Extreme Fear", T0 + timedelta(hours=12)),  # the later poll wins
+        row(d0 + timedelta(days=1), 40, "Fear", T0 + timedelta(days=1, minutes=5)),
+        row(d0 + timedelta(days=2), 70, "Greed", T0 + timedelta(days=2, minutes=5)),
+    ]
+
+
+# --- writing the lake --------------------------------------------------------------------
+def write_table(
+    lake: Path,
+    table: str,
+    rows: Iterable[dict[str, Any]],
+    schema: pa.Schema,
+    file_name: str,
+    *,
+    partition: str = "date",
+) -> list[Path]:
+    """Rows into `<lake>/<table>/<partition>=<day>/<file_name>.parquet`, like streaming/lake.py.
+
+    The partition value is the UTC day of event_time, or the row's own `index_date`
+    (market_sentiment is partitioned by index_date); it is not stored in the file.
+    """
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        day = row.pop("index_date", None) or row["event_time"]
+        by_day.setdefault(day.strftime("%Y-%m-%d"), []).append(row)
+    written = []
+    for day, day_rows in sorted(by_day.items()):
+        directory = lake / table / f"{partition}={day}"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{file_name}.parquet"
+        pq.write_table(pa.Table.from_pylist(day_rows, schema=schema), path)
+        written.append(path)
+    return written
+
+
+def write_ticks(lake: Path, rows: list[dict[str, Any]], file_name: str) -> None:
+    """Ticks, one file per source and day (several files per partition, as Spark writes)."""
+    for source in SOURCES:
+        chosen = [r for r in rows if r["source"] == source]
+        write_table(lake, "price_ticks", chosen, TICK_SCHEMA, f"{file_name}-{source}")
+
+
+def write_lake(lake: Path, until: datetime | None = None, file_name: str = "part-0") -> None:
+    """The whole fixed lake, or only what happened before `until`."""
+    ticks = [
+        r for r in bitcoin_ticks() + anomaly_ticks() if until is None or r["event_time"] < until
+    ]
+    write_ticks(lake, ticks, file_name)
+    news = news_rows()
+    # The first article lands twice (a feed repeats it); the duplicate must collapse.
+    write_table(lake, "news_articles", news, NEWS_SCHEMA, file_name)
+    write_table(
+        lake,
+        "news_articles",
+        [dict(news[0], ingest_time=news[0]["ingest_time"] + timedelta(hours=1))],
+        NEWS_SCHEMA,
+        f"{file_name}-repeat",
+    )
+    fng = fear_greed_rows()
+    write_table(lake, "market_sentiment", fng, SENTIMENT_SCHEMA, file_name, partition="index_date")
+
+
+# --- building ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Warehouse:
+    settings: Settings
+    target: Path
+
+    @property
+    def build_file(self) -> Path:
+        return self.settings.warehouse_build_file
+
+
+def make_settings(root: Path) -> Settings:
+    return Settings(
+        CRYPTOVIZ_VAR_DIR=root / "var",
+        lake_root=str(root / "lake"),
+        duckdb_path=root / "warehouse" / "cryptoviz.duckdb",
+        warehouse_build_path=root / "warehouse" / "build.duckdb",
+    )
+
+
+def run_dbt(settings: Settings, *args: str, target: Path) -> subprocess.CompletedProcess[str]:
+    """The dbt CLI in a subprocess, as Dagster runs it, with the project's environment."""
+    with dbt_environment(settings):
+        argv = [
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target),
+        ]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=DBT_PROJECT)
+
+
+def build(settings: Settings, target: Path, *args: str) -> None:
+    done = run_dbt(settings, *(args or ("build",)), target=target)
+    if done.returncode != 0:
+        raise AssertionError(f"dbt failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
+
+
+def table(build_file: Path, sql: str) -> Any:
+    """A pandas DataFrame from the build file (read-only; dbt has exited)."""
+    import duckdb
+
+    with duckdb.connect(str(build_file), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+_BUILT: dict[str, Warehouse] = {}
+
+
+def built_warehouse(root_factory: Any) -> Warehouse:
+    """One full `dbt build` of the whole fixed lake per test session."""
+    if "full" not in _BUILT:
+        root = root_factory.mktemp("marts-full")
+        settings = make_settings(root)
+        write_lake(Path(settings.lake_uri))
+        target = root / "target"
+        build(settings, target)
+        _BUILT["full"] = Warehouse(settings, target)
+    return _BUILT["full"]

@@ -1,0 +1,145 @@
+"""Great Expectations suites: pass on good data, fail with the evidence on corrupted data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from cryptoviz_assets.quality.checks import run_suite
+from cryptoviz_assets.quality.suites import LAKE_SUITES, MART_SUITES, SUITES, Suite
+from cryptoviz_assets.settings import Settings
+from tests.marts_lake import (
+    NEWS_SCHEMA,
+    T0,
+    Warehouse,
+    article,
+    built_warehouse,
+    make_settings,
+    tick,
+    write_lake,
+    write_table,
+    write_ticks,
+)
+
+LENIENT = 1e7  # hours: the fixed data is from 2024; freshness is tested on its own
+
+
+def suite(name: str) -> Suite:
+    return next(s for s in SUITES if s.name == name)
+
+
+def failed(result: dg.AssetCheckResult) -> dict[str, dict]:
+    """Failed expectations by 'Expectation:column'."""
+    items = result.metadata["failed_expectations"].value
+    assert isinstance(items, list)
+    return {f"{i['expectation']}:{i.get('column', i.get('column_list'))}": i for i in items}
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return built_warehouse(tmp_path_factory)
+
+
+def lenient(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"lake_max_staleness_hours": LENIENT, **changes})
+
+
+@pytest.mark.parametrize("name", [s.name for s in SUITES])
+def test_every_suite_passes_on_good_data(good: Warehouse, name: str) -> None:
+    result = run_suite(suite(name), lenient(good.settings))
+    assert result.passed, result.metadata["summary"].value
+    assert result.metadata["failed"].value == 0
+
+
+def test_every_mart_and_lake_table_has_a_suite() -> None:
+    marts = {s.table.split(".")[1] for s in MART_SUITES}
+    models = Path(__file__).parent.parent / "dbt_project" / "models" / "marts"
+    assert marts == {p.stem for p in models.glob("*.sql")}
+    assert {s.table for s in LAKE_SUITES} == {"price_ticks", "news_articles", "market_sentiment"}
+
+
+def test_stale_lake_only_warns(good: Warehouse) -> None:
+    result = run_suite(
+        suite("lake_price_ticks"), good.settings.model_copy(update={"lake_max_staleness_hours": 1})
+    )
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    freshness = failed(result)["ExpectColumnMaxToBeBetween:event_time"]
+    assert freshness["critical"] is False
+    assert freshness["observed_value"].startswith("2024-04-04 23:50:35")
+
+
+@pytest.fixture
+def corrupted_lake(tmp_path: Path) -> Settings:
+    """The fixed lake plus a negative price, a duplicate tick and an out-of-range score."""
+    settings = make_settings(tmp_path)
+    lake = Path(settings.lake_uri)
+    write_lake(lake)
+    last_day = T0.replace(day=4, month=4, hour=12)
+    bad = tick("coingecko", "badcoin", last_day, -5.0)
+    write_ticks(lake, [bad, dict(bad)], "part-corrupt")  # the same event_id twice
+    write_table(
+        lake,
+        "news_articles",
+        [article(9999, last_day, 1.7, ["bitcoin"])],
+        NEWS_SCHEMA,
+        "part-corrupt",
+    )
+    return lenient(settings)
+
+
+def test_corrupted_lake_fails_critically_with_observed_values(corrupted_lake: Settings) -> None:
+    ticks = run_suite(suite("lake_price_ticks"), corrupted_lake)
+    assert not ticks.passed
+    assert ticks.severity == dg.AssetCheckSeverity.ERROR
+    problems = failed(ticks)
+    price = problems["ExpectColumnValuesToBeBetween:price_usd"]
+    assert price["critical"] is True
+    assert price["unexpected_count"] == 2
+    assert price["partial_unexpected_list"] == [-5.0, -5.0]
+    assert problems["ExpectColumnValuesToBeUnique:event_id"]["unexpected_count"] == 2
+    # market cap = price x supply is negative too
+    assert set(problems) == {
+        "ExpectColumnValuesToBeBetween:price_usd",
+        "ExpectColumnValuesToBeBetween:market_cap_usd",
+        "ExpectColumnValuesToBeUnique:event_id",
+    }
+    assert ticks.metadata["failed_critical"].value == 3
+    assert "price_usd" in ticks.metadata["summary"].value
+
+    news = run_suite(suite("lake_news_articles"), corrupted_lake)
+    assert news.severity == dg.AssetCheckSeverity.ERROR
+    score = failed(news)["ExpectColumnValuesToBeBetween:sentiment_score"]
+    assert score["partial_unexpected_list"] == [1.7]
+
+
+def test_unreadable_lake_is_a_critical_failure(tmp_path: Path) -> None:
+    settings = lenient(make_settings(tmp_path))
+    broken = Path(settings.lake_uri) / "price_ticks" / "date=2024-04-04"
+    broken.mkdir(parents=True)
+    (broken / "part-0.parquet").write_bytes(b"not parquet")
+    result = run_suite(suite("lake_price_ticks"), settings)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert "error" in result.metadata
+
+
+def test_corrupted_mart_fails(good: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "build.duckdb"
+    shutil.copyfile(good.build_file, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("update marts.fct_fear_greed_daily set value = 140 where value = 70")
+        con.execute("insert into marts.fct_anomalies select * from marts.fct_anomalies limit 1")
+    settings = lenient(good.settings, warehouse_build_path=copy)
+    fng = run_suite(suite("fct_fear_greed_daily"), settings)
+    assert fng.severity == dg.AssetCheckSeverity.ERROR
+    assert failed(fng)["ExpectColumnValuesToBeBetween:value"]["partial_unexpected_list"] == [140]
+    anomalies = run_suite(suite("fct_anomalies"), settings)
+    assert set(failed(anomalies)) == {
+        "ExpectColumnValuesToBeUnique:alert_id",
+        "ExpectCompoundColumnsToBeUnique:['coin_id', 'alert_type', 'window_start']",
+    }

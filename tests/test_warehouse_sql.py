@@ -1,0 +1,116 @@
+"""Readers query the published snapshot while dbt writes the build file: nobody waits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from cryptoviz_assets.cli import main
+from cryptoviz_assets.warehouse import dbt_environment, publish, query
+from tests.marts_lake import DBT, DBT_PROJECT, Warehouse, built_warehouse
+
+CLI = Path(sys.executable).with_name("cryptoviz")
+
+
+@pytest.fixture
+def published(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    warehouse = built_warehouse(tmp_path_factory)
+    publish(warehouse.build_file, warehouse.settings.warehouse_path)
+    return warehouse
+
+
+def sql_env(warehouse: Warehouse) -> dict[str, str]:
+    return {**os.environ, "DUCKDB_PATH": str(warehouse.settings.warehouse_path)}
+
+
+def test_sql_prints_a_table(published: Warehouse) -> None:
+    statement = (
+        "select coin_id, alert_type, severity, round(observed_value, 2) as observed "
+        "from marts.fct_anomalies order by coin_id, window_start limit 2"
+    )
+    result = CliRunner(env=sql_env(published)).invoke(main, ["sql", statement])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "coin_id | alert_type        | severity | observed",
+        "--------+-------------------+----------+---------",
+        "divcoin | source_divergence | warning  |     1.98",
+        "divcoin | source_divergence | high     |     4.88",
+        "(2 rows)",
+    ]
+
+
+def test_sql_reports_errors_without_a_traceback(published: Warehouse, tmp_path: Path) -> None:
+    result = CliRunner(env=sql_env(published)).invoke(main, ["sql", "select * from nowhere"])
+    assert result.exit_code == 1
+    assert "Catalog Error" in result.output
+    missing = CliRunner(env={"DUCKDB_PATH": str(tmp_path / "none.duckdb")}).invoke(
+        main, ["sql", "select 1"]
+    )
+    assert "build the marts first" in missing.output
+
+
+def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> None:
+    """`cryptoviz sql` in its own process, while `dbt build` writes the build file."""
+    settings = published.settings
+    with dbt_environment(settings):
+        build = subprocess.Popen(
+            [
+                str(DBT),
+                "build",
+                "--full-refresh",
+                "--project-dir",
+                str(DBT_PROJECT),
+                "--profiles-dir",
+                str(DBT_PROJECT),
+                "--target-path",
+                str(published.target),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=DBT_PROJECT,
+        )
+    try:
+        assert build.stdout is not None
+        for line in build.stdout:  # wait until dbt is writing models
+            if "START sql" in line:
+                break
+        started = time.monotonic()
+        reader = subprocess.run(
+            [str(CLI), "sql", "select count(*) as alerts from marts.fct_anomalies"],
+            env=sql_env(published),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+        still_building = build.poll() is None
+    finally:
+        rest = build.communicate(timeout=300)[0]
+    assert reader.returncode == 0, reader.stderr
+    assert reader.stdout.splitlines()[-2:] == ["     5", "(1 row)"]
+    assert still_building, "the build finished before the query: the test proved nothing"
+    assert elapsed < 30
+    assert build.returncode == 0, rest[-3000:]
+
+
+def test_publish_is_atomic_for_open_readers(published: Warehouse) -> None:
+    path = published.settings.warehouse_path
+    with duckdb.connect(str(path), read_only=True) as old_reader:
+        before = old_reader.execute("select count(*) from marts.fct_anomalies").fetchone()
+        with duckdb.connect(str(published.build_file)) as writer:
+            writer.execute("create or replace table marts.publish_probe as select 42 as answer")
+        publish(published.build_file, path)  # replaces the file under the open reader
+        # The open reader keeps its consistent snapshot; a new reader sees the new one.
+        assert old_reader.execute("select count(*) from marts.fct_anomalies").fetchone() == before
+    assert query("select answer from marts.publish_probe", path).rows == [(42,)]
+    assert not list(path.parent.glob(".*.tmp"))
+    with duckdb.connect(str(published.build_file)) as writer:
+        writer.execute("drop table marts.publish_probe")
