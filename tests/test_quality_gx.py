@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -71,6 +73,19 @@ def test_stale_lake_only_warns(good: Warehouse) -> None:
     freshness = failed(result)["ExpectColumnMaxToBeBetween:event_time"]
     assert freshness["critical"] is False
     assert freshness["observed_value"].startswith("2024-04-04 23:50:35")
+
+
+def test_freshness_allows_for_a_daily_rows_period(good: Warehouse) -> None:
+    """A daily row is stamped with its midnight: it is not stale until a day past the limit."""
+    newest = datetime(2024, 4, 4, 23, 50, 35)  # the fixed lake's newest tick
+    age_hours = (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds() / 3600
+    settings = good.settings.model_copy(update={"lake_max_staleness_hours": age_hours - 12})
+    as_intraday = suite("lake_price_ticks")
+    as_daily = dataclasses.replace(as_intraday, time_grain=timedelta(days=1))
+
+    stale = failed(run_suite(as_intraday, settings))
+    assert "ExpectColumnMaxToBeBetween:event_time" in stale
+    assert run_suite(as_daily, settings).passed
 
 
 @pytest.fixture

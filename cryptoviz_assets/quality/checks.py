@@ -22,9 +22,8 @@ from cryptoviz_assets.warehouse import WAREHOUSE_POOL
 
 def run_suite(suite: Suite, settings: Settings) -> dg.AssetCheckResult:
     """Load the data, validate it, and report the result as an asset check result."""
-    floor = datetime.now(UTC).replace(tzinfo=None) - timedelta(
-        hours=settings.lake_max_staleness_hours
-    )
+    staleness = timedelta(hours=settings.lake_max_staleness_hours) + suite.time_grain
+    floor = datetime.now(UTC).replace(tzinfo=None) - staleness
     try:
         frame = load_frame(settings, suite)
     except Exception as error:  # unreadable data is a critical failure, not a crash

@@ -8,6 +8,7 @@ which blocks everything downstream; the others (freshness, row-count sanity) onl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 import dagster as dg
@@ -44,6 +45,9 @@ class Suite:
     columns: dict[str, str]  # column -> logical type (the frame is selected in this order)
     expectations: tuple[Expect, ...]
     time_column: str | None = None  # freshness is measured on it (warning only)
+    # How long one row's period is: a daily row is stamped with its midnight, so it may
+    # look a day older than it is. Freshness allows for it.
+    time_grain: timedelta = timedelta(0)
 
     @property
     def check_name(self) -> str:
@@ -171,6 +175,7 @@ LAKE_SUITES = (
             rows_at_least(1),
         ),
         time_column="event_time",
+        time_grain=timedelta(days=1),  # one index value per day
     ),
 )
 
@@ -187,7 +192,7 @@ BAR_COLUMNS = {
 }
 
 
-def bar_suite(name: str, volatility: str) -> Suite:
+def bar_suite(name: str, volatility: str, grain: timedelta) -> Suite:
     columns = {(volatility if c == "volatility" else c): t for c, t in BAR_COLUMNS.items()}
     return Suite(
         name,
@@ -205,12 +210,13 @@ def bar_suite(name: str, volatility: str) -> Suite:
             rows_at_least(1),
         ),
         time_column="bar_start",
+        time_grain=grain,
     )
 
 
 MART_SUITES = (
-    bar_suite("fct_price_bars_hourly", "volatility_24h"),
-    bar_suite("fct_price_bars_daily", "volatility_30d"),
+    bar_suite("fct_price_bars_hourly", "volatility_24h", timedelta(hours=1)),
+    bar_suite("fct_price_bars_daily", "volatility_30d", timedelta(days=1)),
     Suite(
         "fct_anomalies",
         dg.AssetKey(["marts", "fct_anomalies"]),
