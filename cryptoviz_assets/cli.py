@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import click
 
 from cryptoviz_assets import services
 from cryptoviz_assets.broker import EmbeddedBroker
 from cryptoviz_assets.processes import Daemon
-from cryptoviz_assets.settings import PROJECT_ROOT, get_settings
+from cryptoviz_assets.settings import get_settings
 
 
 @click.group()
@@ -78,40 +74,34 @@ def show_settings() -> None:
 
 
 @main.command("demo")
-@click.option("--no-ui", is_flag=True, help="Run the pipeline once and exit; no dagster dev.")
+@click.option("--no-ui", is_flag=True, help="Run the pipeline once, print a summary and exit.")
 def demo(no_ui: bool) -> None:
     """Start the services, run the offline demo pipeline, then start dagster dev."""
+    from cryptoviz_assets.demo import HISTORY_TICKS, format_summary, run_demo_pipeline
+
     settings = get_settings()
     services.start_broker(settings)
     click.echo(f"Kafka ready at {settings.bootstrap_servers}")
-    if settings.is_replay:
-        services.start_replay_server(settings)
-        click.echo(f"Replay server ({settings.replay_scenario.value}) at {settings.replay_url}")
-    _run_demo_pipeline(settings.var_dir)
+    if not settings.is_replay:
+        raise click.ClickException("the demo runs offline: set SOURCE_MODE=replay")
+    services.start_replay_server(settings, history_ticks=HISTORY_TICKS)
+    click.echo(f"Replay server ({settings.replay_scenario.value}) at {settings.replay_url}")
+    click.echo(f"Running the pipeline (details: {settings.run_dir / 'demo.log'})")
+    report = run_demo_pipeline(settings)
+    click.echo("\n" + format_summary(report, settings))
     if no_ui:
+        if not report.ok:
+            raise SystemExit(1)
         return
     pid = services.start_dagster_dev(settings)
     click.echo(
         f"\nDagster UI:  http://127.0.0.1:{settings.dagster_port}  (dagster dev, PID {pid})\n"
+        "             schedules keep collecting, sensors keep the streams running,\n"
+        "             the marts rebuild as data lands\n"
+        f'Query:       .venv/bin/cryptoviz sql "select * from marts.fct_anomalies"\n'
         f"Logs:        {settings.run_dir}\n"
         "Stop it all: make stop\n"
     )
-
-
-def _run_demo_pipeline(var_dir: Path) -> None:
-    """Materialize every asset once, as a run on the project's Dagster instance."""
-    settings = get_settings()
-    argv = [
-        str(Path(sys.executable).with_name("dagster")),
-        "asset",
-        "materialize",
-        "--module-name",
-        "cryptoviz_assets.definitions",
-        "--select",
-        "*",
-    ]
-    click.echo("Materializing every asset once ...")
-    subprocess.run(argv, env=services.dagster_env(settings), cwd=PROJECT_ROOT, check=True)
 
 
 @main.command("sql")

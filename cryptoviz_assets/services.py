@@ -72,8 +72,11 @@ def start_dagster_dev(settings: Settings, timeout: float = 180.0) -> int:
     return pid
 
 
-def start_replay_server(settings: Settings, timeout: float = 30.0) -> int:
-    """Start the replay server (SOURCE_MODE=replay) on 127.0.0.1:REPLAY_PORT and wait for it."""
+def start_replay_server(settings: Settings, history_ticks: int = 0, timeout: float = 30.0) -> int:
+    """Start the replay server (SOURCE_MODE=replay) on 127.0.0.1:REPLAY_PORT and wait for it.
+
+    `history_ticks` starts its market that many ticks in the past (see replay/clock.py).
+    """
     daemon = Daemon(REPLAY_DAEMON_NAME, settings.run_dir)
     if (proc := daemon.process()) is not None:
         return proc.pid
@@ -81,6 +84,7 @@ def start_replay_server(settings: Settings, timeout: float = 30.0) -> int:
     if _answers(url):
         raise RuntimeError(f"port {settings.replay_port} is taken; set REPLAY_PORT or stop it")
     argv = [sys.executable, "-m", "cryptoviz_assets.replay", "--port", str(settings.replay_port)]
+    argv += ["--history-ticks", str(history_ticks)]
     pid = daemon.start(argv, cwd=PROJECT_ROOT, stop_signal=signal.SIGTERM)
     wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 0.2, "replay server")
     return pid

@@ -7,6 +7,7 @@
 | GET /fng/?limit=N (0 = all) | api.alternative.me |
 | GET /arc/outboundfeeds/rss/ | www.coindesk.com |
 | GET /rss | cointelegraph.com |
+| POST /_replay/advance?ticks=N | moves a market started in the past N ticks on (the demo) |
 
 Scenario `recorded` serves the recorded payloads as recorded (filtered by the query like
 the services do; CoinGecko alternates between its two recordings). Scenario `market` serves
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from cryptoviz_assets.replay.clock import CatchUpClock
 from cryptoviz_assets.replay.market import Market
 from cryptoviz_assets.replay.recordings import (
     CMC_LISTINGS,
@@ -55,6 +57,7 @@ class ReplayApp:
         if scenario not in ("market", "recorded"):
             raise ValueError(f"unknown replay scenario {scenario!r}")
         self.scenario = scenario
+        self.clock = clock
         self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock)
         self._coingecko_turn = itertools.count()
         self.requests: list[str] = []  # paths served, for tests and the log
@@ -78,6 +81,13 @@ class ReplayApp:
                 _json({"replay": True, "scenario": self.scenario, "tick": self.market.tick()}),
             )
         return 404, JSON, _json({"error": f"no such path in replay: {path}"})
+
+    def advance(self, query: dict[str, str]) -> tuple[int, str, bytes]:
+        """POST /_replay/advance: move a catch-up clock on; wall-clock markets just say so."""
+        caught_up = True
+        if isinstance(self.clock, CatchUpClock):
+            caught_up = self.clock.advance(int(query.get("ticks", "1")))
+        return 200, JSON, _json({"tick": self.market.tick(), "caught_up": caught_up})
 
     def coingecko(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         if query.get("vs_currency", "").lower() != "usd":
@@ -182,6 +192,20 @@ class _Handler(BaseHTTPRequestHandler):
             status, content_type, body = self.app.handle(parts.path, query, headers)
         except (ValueError, KeyError) as exc:
             status, content_type, body = 400, JSON, _json({"error": f"bad request: {exc}"})
+        self._reply(status, content_type, body)
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/_replay/advance":
+            try:
+                self._reply(*self.app.advance(query))
+            except ValueError as exc:
+                self._reply(400, JSON, _json({"error": f"bad request: {exc}"}))
+        else:
+            self._reply(404, JSON, _json({"error": f"no such path in replay: {parts.path}"}))
+
+    def _reply(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -246,8 +270,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=settings.replay_seed)
     parser.add_argument("--tick-seconds", type=float, default=settings.replay_tick_seconds)
+    parser.add_argument(
+        "--history-ticks",
+        type=int,
+        default=0,
+        help="start the market this many ticks in the past, frozen until POST /_replay/advance",
+    )
     args = parser.parse_args(argv)
-    app = ReplayApp(args.scenario, args.seed, args.tick_seconds)
+    clock = CatchUpClock(args.tick_seconds, args.history_ticks)
+    app = ReplayApp(args.scenario, args.seed, args.tick_seconds, clock=clock)
     server = ReplayServer(app, port=args.port)
     print(f"replay server ({args.scenario}) on {server.url}", flush=True)
     try:
