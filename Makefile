@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo demo-once test lint format stop clean docs
+.PHONY: setup demo demo-once test lint format stop clean docs browser
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
@@ -33,8 +33,12 @@ demo: setup
 demo-once: setup
 	$(BIN)/cryptoviz demo --no-ui
 
+## browser: headless Chromium from Debian's packages for the browser tests (no browser download)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 ## test: lint and type-check, then the whole test suite
-test: setup lint
+test: setup lint browser
 	$(BIN)/pytest
 
 ## lint: ruff (lint + format check) and mypy

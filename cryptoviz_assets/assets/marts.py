@@ -8,21 +8,32 @@ the warehouse, so both take the "duckdb_warehouse" pool (one such step at a time
 
 Rebuilds: when new lake data lands (declarative automation, sensor `marts_automation`)
 and on the `marts_build_schedule` (MARTS_CRON); both kinds of run carry the writer tag.
+
+What a person sees: `warehouse_snapshot` records every mart's row count; `market_report`
+then reads the published snapshot (read-only, so it needs no writer slot) and attaches
+previews and charts (cryptoviz_assets.presentation). The marts carry a freshness policy:
+the schedule rebuilds them hourly, so one older than MARTS_FRESHNESS is overdue.
 """
 
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from cryptoviz_assets import warehouse
+from cryptoviz_assets import presentation, warehouse
 from cryptoviz_assets.dbt import dbt_project, ensure_manifest
 from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS
 from cryptoviz_assets.settings import get_settings
 from cryptoviz_assets.warehouse import WAREHOUSE_POOL, WRITER_TAGS
 
 MARTS_GROUP = "marts"
+OWNERS = ["team:analytics"]
+# The schedule rebuilds hourly (new lake data sooner): a mart not rebuilt for two hours is
+# overdue. Lenient enough for a demo paused for a coffee; no warn window, which would flicker
+# between hourly rebuilds.
+MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2))
 # New data upstream -> rebuild. Models that read the lake also wait for the lake's blocking
 # GX gates (requested in the same tick, so they run first in the same run); further down,
 # dbt's own tests and the blocking checks stop a bad build within the run.
@@ -37,8 +48,28 @@ PUBLISH = (
 )
 
 
+def is_mart(name: str) -> bool:
+    """The marts folder's naming convention: facts and dimensions readers query."""
+    return name.startswith(("fct_", "dim_"))
+
+
 class MartsTranslator(DagsterDbtTranslator):
-    """All models in group "marts", rebuilt when what they read has changed."""
+    """All models in group "marts", owned by analytics, rebuilt when what they read changed;
+    the marts themselves (not staging/intermediate) are expected fresh."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "model" and is_mart(props["name"]):
+            return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+        return spec
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        return OWNERS
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
@@ -69,11 +100,7 @@ def cryptoviz_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Ite
         yield from dbt.cli(["build"], context=context).stream()
 
 
-MART_KEYS = [
-    key
-    for key in cryptoviz_dbt.keys
-    if key.path[-1].startswith(("fct_", "dim_"))  # the marts folder's naming convention
-]
+MART_KEYS = [key for key in cryptoviz_dbt.keys if is_mart(key.path[-1])]
 
 
 @dg.asset(
@@ -82,18 +109,56 @@ MART_KEYS = [
     pool=WAREHOUSE_POOL,
     op_tags=WRITER_TAGS,
     kinds={"duckdb"},
+    owners=OWNERS,
     automation_condition=PUBLISH,
+    freshness_policy=MARTS_FRESHNESS,
     description="The read-only warehouse snapshot readers query (DUCKDB_PATH), published "
     "atomically from the dbt build file once the marts and their blocking checks passed.",
 )
 def warehouse_snapshot() -> dg.MaterializeResult:
     settings = get_settings()
     published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
+    with warehouse.connect_read_only(published.path) as con:
+        counts = presentation.row_counts(con)
     return dg.MaterializeResult(
         metadata={
             "path": str(published.path),
             "size_bytes": published.bytes,
             "mart_tables": published.tables,
+            "dagster/row_count": sum(counts.values()),
+            "row_counts": dg.MetadataValue.md(presentation.row_counts_markdown(counts)),
+            **{f"rows/{name}": dg.MetadataValue.int(n) for name, n in counts.items()},
+        }
+    )
+
+
+@dg.asset(
+    group_name=MARTS_GROUP,
+    deps=[warehouse_snapshot],
+    kinds={"duckdb", "matplotlib"},
+    owners=OWNERS,
+    automation_condition=REBUILD,
+    freshness_policy=MARTS_FRESHNESS,
+    description="The market at a glance, from the published snapshot: row counts, the "
+    "latest anomalies, bars, sentiment, Fear & Greed and news, and charts (price with 7- "
+    "and 30-period moving averages and anomaly markers, news sentiment against price, the "
+    "Fear & Greed index over the last year).",
+)
+def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    report = presentation.build_report(get_settings().warehouse_path)
+    context.log.info(f"market report over {len(report.row_counts)} marts")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(report.row_counts.values()),
+            "row_counts": dg.MetadataValue.md(presentation.row_counts_markdown(report.row_counts)),
+            **{
+                f"chart_{name}": dg.MetadataValue.md(chart.markdown())
+                for name, chart in report.charts.items()
+            },
+            **{
+                f"preview_{name}": dg.MetadataValue.md(text)
+                for name, text in report.previews.items()
+            },
         }
     )
 
