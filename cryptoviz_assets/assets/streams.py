@@ -1,0 +1,81 @@
+"""The lake tables the streaming jobs write, as assets Dagster can see and track.
+
+The Spark jobs (streaming/) write these tables continuously; Dagster does not compute them
+on demand, so they are asset specs, kept up to date by the supervised streaming runs
+(cryptoviz_assets.stream_runs), which record a materialization whenever rows land and an
+observation of the job's progress (rates, offsets behind, last batch).
+Table and column reference: streaming/README.md.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One long-running streaming job and the lake tables it writes."""
+
+    name: str  # streaming.<name> is the job module
+    tables: tuple[str, ...]
+    topic_role: str  # the Kafka topic it reads, by role (settings.topics)
+    description: str
+
+
+STREAMS: tuple[Stream, ...] = (
+    Stream(
+        "prices",
+        ("price_ticks", "price_quarantine", "price_bars_1m", "price_alerts"),
+        "prices",
+        "Price ticks, 1-minute OHLC bars and price-spike alerts from crypto-prices.",
+    ),
+    Stream(
+        "news",
+        ("news_articles", "news_quarantine"),
+        "news",
+        "News articles with sentiment and coin tags from crypto-news.",
+    ),
+    Stream(
+        "market_sentiment",
+        ("market_sentiment", "market_sentiment_quarantine"),
+        "market_sentiment",
+        "Fear & Greed index from crypto-market-sentiment.",
+    ),
+)
+
+TABLE_DESCRIPTIONS = {
+    "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
+    "price_quarantine": "crypto-prices records that failed validation, with the reason.",
+    "price_bars_1m": "Final event-time 1-minute OHLC bars per coin and source.",
+    "price_alerts": "Price-spike alerts (range > 5% within a minute; critical > 10%).",
+    "news_articles": "News articles once each, with VADER+crypto sentiment and coin tags.",
+    "news_quarantine": "crypto-news records that failed validation, with the reason.",
+    "market_sentiment": "Fear & Greed index values, one row per index date.",
+    "market_sentiment_quarantine": "crypto-market-sentiment records that failed validation.",
+}
+
+_lake_table_specs = [
+    dg.AssetSpec(
+        key=dg.AssetKey(["lake", table]),
+        description=TABLE_DESCRIPTIONS[table],
+        group_name="lake",
+        kinds={"spark", "parquet"},
+        owners=["team:streaming"],
+        deps=["kafka_topics"],
+        tags={"cryptoviz/stream": stream.name},
+        metadata={
+            "stream_job": f"streaming.{stream.name}",
+            "layout": f"<lake>/{table}/date=YYYY-MM-DD/",
+        },
+    )
+    for stream in STREAMS
+    for table in stream.tables
+]
+
+
+def stream_asset_keys(stream: Stream) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["lake", table]) for table in stream.tables]
+
+
+# Not executable by Dagster (Spark writes them); loaded with the other assets of the package.
+lake_tables = dg.AssetsDefinition(specs=_lake_table_specs)

@@ -1,0 +1,186 @@
+"""Helpers for the streaming tests: contract-valid events, a producer, ground truths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import Producer
+
+from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.settings import Settings
+from streaming.lake import Lake
+from streaming.prices import spike_pct
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+COINS = ["bitcoin", "ethereum", "solana", "cardano"]
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def price_tick(
+    coin: str, source: str, at: datetime, price: float, volume: float = 1e9
+) -> dict[str, Any]:
+    event_time = iso(at)
+    return {
+        "schema_version": 1,
+        "event_id": hashlib.sha256(f"{source}|{coin}|{event_time}".encode()).hexdigest(),
+        "event_type": "price_tick",
+        "source": source,
+        "event_time": event_time,
+        "ingest_time": iso(at + timedelta(seconds=1)),
+        "replayed": False,
+        "coin_id": coin,
+        "symbol": coin[:3].upper(),
+        "name": coin.title(),
+        "price_usd": price,
+        "market_cap_usd": None,
+        "market_cap_rank": 1,
+        "volume_24h_usd": volume,
+    }
+
+
+def tick_series(
+    n: int, start: datetime = T0, step_ms: int = 250, seed: int = 7
+) -> list[dict[str, Any]]:
+    """n ticks over coins and sources, event time increasing; some minutes spike > 5% / 10%."""
+    ticks = []
+    for i in range(n):
+        coin = COINS[i % len(COINS)]
+        source = "coingecko" if (i // len(COINS)) % 2 == 0 else "coinmarketcap"
+        at = start + timedelta(milliseconds=i * step_ms)
+        base = 100.0 + (i * seed) % 13 * 0.1  # moves within 1.3%: no alert
+        minute = int((at - start).total_seconds() // 60)
+        if coin == "solana" and minute % 3 == 1 and i % 17 == 0:
+            base *= 1.08  # a warning-size spike
+        if coin == "bitcoin" and minute % 4 == 2 and i % 19 == 0:
+            base *= 1.15  # a critical spike
+        ticks.append(price_tick(coin, source, at, round(base, 6), volume=1e9 + i))
+    return ticks
+
+
+def produce(
+    bootstrap: str, topic: str, values: Iterable[dict[str, Any] | bytes], key: str = "coin_id"
+) -> int:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
+    )
+    count = 0
+    for value in values:
+        if isinstance(value, bytes):
+            producer.produce(topic, value=value)
+        else:
+            producer.produce(topic, key=str(value.get(key, "")), value=json.dumps(value))
+        count += 1
+        if count % 5000 == 0:
+            producer.poll(0)
+    assert producer.flush(30) == 0
+    return count
+
+
+def bars_ground_truth(
+    ticks: list[dict[str, Any]], watermark_end: datetime
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """1-minute OHLC per (window_start, coin, source) without Spark; final windows only."""
+    by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    seen: set[str] = set()
+    for tick in ticks:
+        if tick["event_id"] in seen:
+            continue
+        seen.add(tick["event_id"])
+        at = datetime.fromisoformat(tick["event_time"].replace("Z", "+00:00"))
+        start = at.replace(second=0, microsecond=0)
+        if start + timedelta(minutes=1) > watermark_end:
+            continue
+        by_key[(iso(start), tick["coin_id"], tick["source"])].append(tick)
+    bars = {}
+    for key, group in by_key.items():
+        ordered = sorted(group, key=lambda t: (t["event_time"], t["event_id"]))
+        prices = [t["price_usd"] for t in ordered]
+        bars[key] = {
+            "open": ordered[0]["price_usd"],
+            "high": max(prices),
+            "low": min(prices),
+            "close": ordered[-1]["price_usd"],
+            "volume_24h_usd": ordered[-1]["volume_24h_usd"],
+            "tick_count": len(ordered),
+        }
+    return bars
+
+
+def alerts_ground_truth(
+    bars: dict[tuple[str, str, str], dict[str, Any]],
+) -> dict[tuple[str, str, str], str]:
+    out = {}
+    for key, bar in bars.items():
+        pct = spike_pct(bar["high"], bar["low"])
+        if pct > 5:
+            out[key] = "critical" if pct > 10 else "warning"
+    return out
+
+
+def landed_bars(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
+    table = lake.read_table("price_bars_1m")
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in table.to_pylist():
+        key = (iso(row["window_start"]), row["coin_id"], row["source"])
+        assert key not in out, f"bar {key} landed twice"
+        out[key] = {
+            k: row[k] for k in ("open", "high", "low", "close", "volume_24h_usd", "tick_count")
+        }
+    return out
+
+
+def column(lake: Lake, table: str, name: str) -> list[Any]:
+    data = lake.read_table(table)
+    return data[name].to_pylist() if data.num_rows else []
+
+
+def job_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a job subprocess: the test's settings plus overrides."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "CRYPTOVIZ_VAR_DIR": str(settings.var_dir),
+            "TOPIC_PRICES": settings.topic_prices,
+            "TOPIC_NEWS": settings.topic_news,
+            "TOPIC_MARKET_SENTIMENT": settings.topic_market_sentiment,
+            "TOPIC_ALERTS": settings.topic_alerts,
+            "TOPIC_DLQ": settings.topic_dlq,
+            "STREAM_TRIGGER_SECONDS": "0.5",
+            "STREAM_REPORT_SECONDS": "5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    wait_until(predicate, timeout, interval=1.0, what=what)
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def empty(table: pa.Table) -> bool:
+    return table.num_rows == 0
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
