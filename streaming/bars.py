@@ -30,6 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from streaming.storage import resolve, saved_versions
+
 KEYS = ["window_start", "coin_id", "source"]
 KEEP_VERSIONS = 10
 TS = pa.timestamp("us", tz="UTC")
@@ -215,22 +217,10 @@ class BarStateStore:
     root: str
 
     def _fs(self) -> tuple[fs.FileSystem, str]:
-        if "://" in self.root:
-            filesystem, path = fs.FileSystem.from_uri(self.root)
-            return filesystem, path.rstrip("/")
-        return fs.LocalFileSystem(), self.root.rstrip("/")
+        return resolve(self.root)
 
     def _versions(self) -> list[int]:
-        filesystem, root = self._fs()
-        try:
-            infos = filesystem.get_file_info(fs.FileSelector(root))
-        except FileNotFoundError:
-            return []
-        return sorted(
-            int(i.base_name.removesuffix(".parquet"))
-            for i in infos
-            if i.is_file and i.base_name.endswith(".parquet") and not i.base_name.startswith(".")
-        )
+        return saved_versions(*self._fs())
 
     def load_before(self, batch_id: int) -> BarState:
         """The state written by the newest batch before `batch_id` (empty at the start)."""

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from streaming.storage import resolve, saved_versions
+
 NEWEST = b"newest_kafka_time_us"  # newest Kafka time seen up to and including this batch
 GROUP_TIME = b"batch_kafka_time_us"  # newest Kafka time among this batch's new ids
 
@@ -96,7 +98,7 @@ class SeenIds:
     def _load_before(self, batch_id: int) -> None:
         self._where, self._groups, self._newest_us, self._version = {}, {}, None, None
         filesystem, root = self._fs()
-        for version in self._versions(filesystem, root):
+        for version in saved_versions(filesystem, root):
             if version >= batch_id:
                 break
             table = pq.read_table(f"{root}/{version:010d}.parquet", filesystem=filesystem)
@@ -126,25 +128,10 @@ class SeenIds:
         pq.write_table(table, tmp, filesystem=filesystem, compression="zstd")
         filesystem.move(tmp, path)
         # Expired groups' files go only now: version `batch_id` carries the newest time.
-        for version in self._versions(filesystem, root):
+        for version in saved_versions(filesystem, root):
             if version < batch_id and version not in self._groups:
                 with contextlib.suppress(FileNotFoundError):
                     filesystem.delete_file(f"{root}/{version:010d}.parquet")
 
     def _fs(self) -> tuple[fs.FileSystem, str]:
-        if "://" in self.root:
-            filesystem, path = fs.FileSystem.from_uri(self.root)
-            return filesystem, path.rstrip("/")
-        return fs.LocalFileSystem(), self.root.rstrip("/")
-
-    @staticmethod
-    def _versions(filesystem: fs.FileSystem, root: str) -> list[int]:
-        try:
-            infos = filesystem.get_file_info(fs.FileSelector(root))
-        except FileNotFoundError:
-            return []
-        return sorted(
-            int(i.base_name.removesuffix(".parquet"))
-            for i in infos
-            if i.is_file and i.base_name.endswith(".parquet") and not i.base_name.startswith(".")
-        )
+        return resolve(self.root)

@@ -25,6 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from streaming.storage import resolve
+
 PARTITION_COLUMN = "date"
 
 
@@ -35,10 +37,7 @@ class Lake:
     root: str
 
     def _fs(self) -> tuple[fs.FileSystem, str]:
-        if "://" in self.root:
-            filesystem, path = fs.FileSystem.from_uri(self.root)
-            return filesystem, path.rstrip("/")
-        return fs.LocalFileSystem(), self.root.rstrip("/")
+        return resolve(self.root)
 
     def table_path(self, table: str) -> str:
         return f"{self.root.rstrip('/')}/{table}"
