@@ -68,7 +68,7 @@ def start_dagster_dev(settings: Settings, timeout: float = 180.0) -> int:
     # `dagster dev` shuts its webserver and daemon down cleanly on SIGINT.
     pid = daemon.start(argv, env=dagster_env(settings), cwd=PROJECT_ROOT, stop_signal=signal.SIGINT)
     url = f"http://127.0.0.1:{settings.dagster_port}/server_info"
-    wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 1.0, "dagster dev")
+    wait_until(lambda: http_ok(url) and daemon.is_running(), timeout, 1.0, "dagster dev")
     return pid
 
 
@@ -81,12 +81,12 @@ def start_replay_server(settings: Settings, history_ticks: int = 0, timeout: flo
     if (proc := daemon.process()) is not None:
         return proc.pid
     url = f"{settings.replay_url}/"
-    if _answers(url):
+    if http_ok(url):
         raise RuntimeError(f"port {settings.replay_port} is taken; set REPLAY_PORT or stop it")
     argv = [sys.executable, "-m", "cryptoviz_assets.replay", "--port", str(settings.replay_port)]
     argv += ["--history-ticks", str(history_ticks)]
     pid = daemon.start(argv, cwd=PROJECT_ROOT, stop_signal=signal.SIGTERM)
-    wait_until(lambda: _answers(url) and daemon.is_running(), timeout, 0.2, "replay server")
+    wait_until(lambda: http_ok(url) and daemon.is_running(), timeout, 0.2, "replay server")
     return pid
 
 
@@ -101,7 +101,8 @@ def stop_all(settings: Settings) -> list[str]:
     return stopped
 
 
-def _answers(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """Does `url` answer 200 right now? (readiness of the HTTP services we start)"""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)

@@ -108,7 +108,7 @@ def docs_url(ui_settings: Settings) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: services._answers(url + "/"), 60, 0.5, "dbt docs serve")
+        wait_until(lambda: services.http_ok(url + "/"), 60, 0.5, "dbt docs serve")
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -129,10 +129,10 @@ def test_dagster_ui_and_dbt_docs_tell_the_story(
     dagster_url: str, docs_url: str, chromium: BrowserContext
 ) -> None:
     # The asset graph: every group, drawn around its assets.
-    graph = dagster_asset_graph(chromium, dagster_url, ["sources", "platform", "lake", "marts"])
-    for group in ("sources", "platform", "lake", "marts"):
+    graph = dagster_asset_graph(chromium, dagster_url, ["sources", "streams", "lake", "marts"])
+    for group in ("sources", "streams", "lake", "marts"):
         assert group in graph
-    platform = dagster_asset_group(chromium, dagster_url, LOCATION, "platform", ["kafka_topics"])
+    platform = dagster_asset_group(chromium, dagster_url, LOCATION, "streams", ["kafka_topics"])
     assert "kafka_topics" in platform
     sources = dagster_asset_group(chromium, dagster_url, LOCATION, "sources", ["coingecko_prices"])
     assert "fear_greed_index" in sources

@@ -1,4 +1,4 @@
-"""Platform assets: the Kafka topics every collector and stream depends on."""
+"""The event streams: the Kafka topics every collector writes and every Spark job reads."""
 
 import dagster as dg
 
@@ -7,7 +7,7 @@ from cryptoviz_assets.topics import ensure_topics
 
 
 @dg.asset(
-    group_name="platform",
+    group_name="streams",
     kinds={"kafka"},
     owners=["team:platform"],
     description="The project's Kafka topics, created idempotently on the configured broker.",

@@ -43,6 +43,13 @@ STREAMS: tuple[Stream, ...] = (
     ),
 )
 
+# The collector assets whose events each stream reads: the lineage runs from API to lake.
+COLLECTORS_OF = {
+    "prices": ["coingecko_prices", "coinmarketcap_prices"],
+    "news": ["crypto_news"],
+    "market_sentiment": ["fear_greed_index", "fear_greed_history"],
+}
+
 TABLE_DESCRIPTIONS = {
     "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
     "price_quarantine": "crypto-prices records that failed validation, with the reason.",
@@ -61,7 +68,7 @@ _lake_table_specs = [
         group_name="lake",
         kinds={"spark", "parquet"},
         owners=["team:streaming"],
-        deps=["kafka_topics"],
+        deps=["kafka_topics", *COLLECTORS_OF[stream.name]],
         tags={"cryptoviz/stream": stream.name},
         metadata={
             "stream_job": f"streaming.{stream.name}",
