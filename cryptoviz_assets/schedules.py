@@ -70,7 +70,6 @@ def collector_schedule(
     return _schedule
 
 
-_settings = get_settings()
 _jobs = {name: collector_job(name, asset) for name, asset in COLLECTOR_ASSETS.items()}
 fear_greed_history_job = dg.define_asset_job(
     "backfill_fear_greed_history",
@@ -79,7 +78,14 @@ fear_greed_history_job = dg.define_asset_job(
     description="One-off backfill of the full Fear & Greed history.",
 )
 
+
+def collector_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    """One schedule per collector, at the poll intervals `settings` gives."""
+    return [
+        collector_schedule(name, _jobs[name], seconds)
+        for name, seconds in intervals(settings).items()
+    ]
+
+
 jobs: list[UnresolvedAssetJobDefinition] = [*_jobs.values(), fear_greed_history_job]
-schedules: list[dg.ScheduleDefinition] = [
-    collector_schedule(name, _jobs[name], seconds) for name, seconds in intervals(_settings).items()
-]
+schedules = collector_schedules(get_settings())

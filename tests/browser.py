@@ -143,11 +143,22 @@ def dagster_asset_graph(
 
 
 def dagster_asset_group(
-    context: BrowserContext, base_url: str, location: str, group: str, expect: Iterable[str]
+    context: BrowserContext,
+    base_url: str,
+    location: str,
+    group: str,
+    expect: Iterable[str],
+    *,
+    view: str = "lineage",
 ) -> str:
-    """One asset group's lineage graph, where asset names are readable."""
-    url = f"{base_url.rstrip('/')}/locations/{location}/asset-groups/{group}/lineage"
-    _, text = show(context, url, f"dagster-group-{group}", expect, prepare=dagster_ready)
+    """One asset group: its lineage graph, where asset names are readable, or its list.
+
+    The graph draws only the nodes inside the viewport, so a whole group's membership is
+    read from the "list" view.
+    """
+    url = f"{base_url.rstrip('/')}/locations/{location}/asset-groups/{group}/{view}"
+    name = f"dagster-group-{group}-{view}"
+    _, text = show(context, url, name, expect, prepare=dagster_ready)
     return text
 
 

@@ -28,6 +28,14 @@ def start_broker(root: Path) -> EmbeddedBroker:
     return broker
 
 
+@pytest.fixture(scope="session", autouse=True)
+def code_location() -> None:
+    """Load the code location once, under the session's own environment, as `dagster dev`
+    would. Schedules and sensors take their intervals from settings at load time, so a test
+    that sets a quiet cron in its environment must not be the first to import it."""
+    import cryptoviz_assets.definitions  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """One embedded broker for the whole test session."""

@@ -134,8 +134,11 @@ def test_dagster_ui_and_dbt_docs_tell_the_story(
         assert group in graph
     platform = dagster_asset_group(chromium, dagster_url, LOCATION, "streams", ["kafka_topics"])
     assert "kafka_topics" in platform
-    sources = dagster_asset_group(chromium, dagster_url, LOCATION, "sources", ["coingecko_prices"])
-    assert "fear_greed_index" in sources
+    sources = dagster_asset_group(
+        chromium, dagster_url, LOCATION, "sources", ["coingecko_prices"], view="list"
+    )
+    for asset in ("coinmarketcap_prices", "crypto_news", "fear_greed_index", "fear_greed_history"):
+        assert asset in sources
 
     # A mart's page: its dbt description, owner, freshness policy, its latest build.
     anomalies = dagster_asset_page(

@@ -135,11 +135,16 @@ def schedule(name: str) -> dg.ScheduleDefinition:
     return defs.get_schedule_def(name)
 
 
-def test_schedules_run_by_default_at_the_configured_intervals() -> None:
+def test_schedules_run_by_default_at_the_configured_intervals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from cryptoviz_assets import schedules
     from cryptoviz_assets.definitions import defs
 
-    crons = {s.name: s.cron_schedule for s in schedules.schedules}
+    for source in ("COINGECKO", "COINMARKETCAP", "NEWS", "FEAR_GREED"):
+        monkeypatch.delenv(f"{source}_POLL_SECONDS", raising=False)
+    defaults = schedules.collector_schedules(Settings(_env_file=None))  # type: ignore[call-arg]
+    crons = {s.name: s.cron_schedule for s in defaults}
     assert {s.name for s in defs.schedules} >= set(crons)
     assert crons == {
         "coingecko_schedule": "* * * * *",
@@ -147,7 +152,7 @@ def test_schedules_run_by_default_at_the_configured_intervals() -> None:
         "news_schedule": "*/5 * * * *",
         "fear_greed_schedule": "*/5 * * * *",
     }
-    for s in schedules.schedules:
+    for s in defaults:
         assert s.default_status == dg.DefaultScheduleStatus.RUNNING
         job = defs.get_job_def(s.job_name)
         assert job.tags["cryptoviz/kind"] == "collector"
