@@ -10,7 +10,6 @@ KAFKA_BOOTSTRAP_SERVERS at a real cluster and none of this starts.
 from __future__ import annotations
 
 import signal
-import socket
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from cryptoviz_assets.processes import Daemon, wait_until
+from cryptoviz_assets.processes import Daemon, port_in_use, wait_until
 from cryptoviz_assets.settings import Settings
 
 READY_TIMEOUT_SECONDS = 30.0
@@ -62,7 +61,7 @@ class EmbeddedBroker:
         if (proc := self.daemon.process()) is not None:
             self.wait_ready()
             return proc.pid
-        if _port_in_use(self.port):
+        if port_in_use(self.port):
             raise RuntimeError(
                 f"port {self.port} is taken by another process; set EMBEDDED_KAFKA_PORT "
                 "or stop it (`make stop`)"
@@ -93,7 +92,7 @@ class EmbeddedBroker:
 
     def is_ready(self) -> bool:
         """True when the broker process is alive and answers a metadata request."""
-        if not self.daemon.is_running() or not _port_in_use(self.port):
+        if not self.daemon.is_running() or not port_in_use(self.port):
             return False
         return broker_answers(self.bootstrap_servers)
 
@@ -118,9 +117,3 @@ def broker_answers(bootstrap_servers: str, client_config: dict[str, Any] | None 
     except Exception:  # librdkafka raises KafkaException on timeout
         return False
     return bool(metadata.brokers)
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0

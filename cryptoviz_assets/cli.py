@@ -80,10 +80,16 @@ def demo(no_ui: bool) -> None:
     from cryptoviz_assets.demo import HISTORY_TICKS, format_summary, run_demo_pipeline
 
     settings = get_settings()
-    services.start_broker(settings)
-    click.echo(f"Kafka ready at {settings.bootstrap_servers}")
     if not settings.is_replay:
         raise click.ClickException("the demo runs offline: set SOURCE_MODE=replay")
+    ui = Daemon(services.DAGSTER_DAEMON_NAME, settings.run_dir).process()
+    if ui is not None:  # its streams would share the demo's checkpoints
+        raise click.ClickException(
+            f"the demo is already running (dagster dev, PID {ui.pid}) at "
+            f"http://127.0.0.1:{settings.dagster_port}; `make stop` first to run it again"
+        )
+    services.start_broker(settings)
+    click.echo(f"Kafka ready at {settings.bootstrap_servers}")
     services.start_replay_server(settings, history_ticks=HISTORY_TICKS)
     click.echo(f"Replay server ({settings.replay_scenario.value}) at {settings.replay_url}")
     click.echo(f"Running the pipeline (details: {settings.run_dir / 'demo.log'})")

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -100,7 +101,7 @@ def terminate_tree(proc: psutil.Process, stop_signal: signal.Signals, timeout: f
     except psutil.NoSuchProcess:
         return
     _signal_group(proc.pid, stop_signal)
-    _, alive = psutil.wait_procs(family, timeout=timeout)
+    alive = _wait_gone(family, timeout)
     # Descendants may have been started after we looked, or left the group: look again.
     with contextlib.suppress(psutil.NoSuchProcess):
         alive += [child for child in proc.children(recursive=True) if child not in alive]
@@ -109,7 +110,32 @@ def terminate_tree(proc: psutil.Process, stop_signal: signal.Signals, timeout: f
         for straggler in alive:
             with contextlib.suppress(psutil.NoSuchProcess):
                 straggler.kill()
-        psutil.wait_procs(alive, timeout=5)
+        _wait_gone(alive, 5)
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; return those still running after `timeout`.
+
+    A process that exited but whose parent (not us) has not reaped it yet is a zombie: it
+    is gone for our purposes, though psutil's wait would wait for its PID to disappear.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in procs if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return proc.is_running()
+        with contextlib.suppress(psutil.TimeoutExpired, ChildProcessError):
+            proc.wait(timeout=0)  # reap it if it is our own child
+        return False
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -135,3 +161,10 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def port_in_use(port: int) -> bool:
+    """Is something listening on 127.0.0.1:`port`?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from cryptoviz_assets.broker import EmbeddedBroker, broker_answers
-from cryptoviz_assets.processes import Daemon, wait_until
+from cryptoviz_assets.processes import Daemon, port_in_use, wait_until
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from cryptoviz_assets.topics import TopicState, ensure_topics
 
@@ -55,6 +55,10 @@ def start_dagster_dev(settings: Settings, timeout: float = 180.0) -> int:
     daemon = Daemon(DAGSTER_DAEMON_NAME, settings.run_dir)
     if (proc := daemon.process()) is not None:
         return proc.pid
+    if port_in_use(settings.dagster_port):
+        raise RuntimeError(
+            f"port {settings.dagster_port} is taken; set DAGSTER_PORT or stop it (make stop)"
+        )
     argv = [
         str(Path(sys.executable).with_name("dagster")),
         "dev",
@@ -81,7 +85,7 @@ def start_replay_server(settings: Settings, history_ticks: int = 0, timeout: flo
     if (proc := daemon.process()) is not None:
         return proc.pid
     url = f"{settings.replay_url}/"
-    if http_ok(url):
+    if port_in_use(settings.replay_port):
         raise RuntimeError(f"port {settings.replay_port} is taken; set REPLAY_PORT or stop it")
     argv = [sys.executable, "-m", "cryptoviz_assets.replay", "--port", str(settings.replay_port)]
     argv += ["--history-ticks", str(history_ticks)]
