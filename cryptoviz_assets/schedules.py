@@ -27,10 +27,8 @@ def collector_tags(name: str) -> dict[str, str]:
 
 
 def cron_for(seconds: int) -> str:
-    """A poll interval as cron: whole minutes that divide an hour (cron's resolution)."""
-    minutes, rest = divmod(seconds, 60)
-    if rest or minutes < 1 or 60 % minutes:
-        raise ValueError(f"poll interval {seconds}s must be whole minutes dividing 60")
+    """A poll interval as cron (Settings checks it is whole minutes dividing an hour)."""
+    minutes = seconds // 60
     return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
 
 

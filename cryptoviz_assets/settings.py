@@ -235,6 +235,20 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator(
+        "coingecko_poll_seconds",
+        "coinmarketcap_poll_seconds",
+        "news_poll_seconds",
+        "fear_greed_poll_seconds",
+    )
+    @classmethod
+    def _schedulable(cls, seconds: int) -> int:
+        """Schedules are cron: an interval must be whole minutes that divide an hour."""
+        minutes, rest = divmod(seconds, 60)
+        if rest or minutes < 1 or 60 % minutes:
+            raise ValueError("must be whole minutes that divide an hour (60, 120, 300, ...)")
+        return seconds
+
     @field_validator("kafka_bootstrap_servers", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -360,10 +374,20 @@ class Settings(BaseSettings):
         return config
 
     def describe(self) -> dict[str, str]:
-        """Every setting as printable text, secrets masked: what `cryptoviz settings` shows."""
+        """Every setting by its environment name, as the code uses it (defaults resolved),
+        secrets masked: what `cryptoviz settings` shows."""
+        fields = type(self).model_fields
         shown = {}
         for name, value in self.model_dump().items():
-            shown[name.upper()] = "" if value is None else str(value)
+            alias = fields[name].validation_alias
+            shown[str(alias) if alias else name.upper()] = "" if value is None else str(value)
+        shown |= {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "LAKE_ROOT": self.lake_uri,
+            "DUCKDB_PATH": str(self.warehouse_path),
+            "WAREHOUSE_BUILD_PATH": str(self.warehouse_build_file),
+            "CHECKPOINT_ROOT": self.checkpoint_dir("").rstrip("/"),
+        }
         return shown
 
 

@@ -99,6 +99,7 @@ def test_blank_bootstrap_servers_means_embedded(
         ("SOURCE_MODE", "sometimes"),
         ("KAFKA_SECURITY_PROTOCOL", "TLS-ish"),
         ("COINGECKO_POLL_SECONDS", "soon"),
+        ("COINMARKETCAP_POLL_SECONDS", "90"),  # cron cannot run every 90 s
     ],
 )
 def test_invalid_values_fail_with_the_setting_named(
@@ -137,3 +138,7 @@ def test_secrets_never_printed_or_logged(
     assert settings.coinmarketcap_api_key.get_secret_value() == SECRETS["COINMARKETCAP_API_KEY"]
     assert "COINMARKETCAP_API_KEY=**********" in cli.stdout
     assert "KAFKA_SASL_USERNAME=" in cli.stdout
+    # Names as set in the environment, values as the code uses them.
+    assert f"CRYPTOVIZ_VAR_DIR={settings.var_dir}" in cli.stdout
+    assert f"LAKE_ROOT={settings.var_dir / 'lake'}" in cli.stdout
+    assert "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092" in cli.stdout
