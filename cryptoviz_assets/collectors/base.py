@@ -152,13 +152,16 @@ def run_collector(collector: Collector, producer: ProducerLike) -> RunReport:
             source_report.breaker_state = client.breaker_status(request).describe()
             source_report.budget_remaining = client.remaining(request).as_dict()
     try:
-        deliveries = publisher.flush()
+        publisher.flush()
     except PublishError as exc:
         report.publish_error = str(exc)
         raise CollectorError(report) from exc
-    delivered = set(deliveries.delivered)
-    for source, ids in to_mark.items():
-        seen.mark(source, [event_id for event_id in ids if event_id in delivered])
+    finally:
+        # What the broker confirmed is published, even when other records were not: remember
+        # it, so the next run does not publish it again.
+        delivered = set(publisher.deliveries.delivered)
+        for source, ids in to_mark.items():
+            seen.mark(source, [event_id for event_id in ids if event_id in delivered])
     if not report.ok:
         raise CollectorError(report)
     return report

@@ -43,7 +43,8 @@ class Request:
     source: str  # who answers: names the breaker, the budget and the DLQ records
     url: str
     params: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # May hold API keys: kept out of reprs, and never sent on to another host by a redirect.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     expect: Literal["json", "xml"] = "json"
     limits: Limits = field(default_factory=lambda: Limits(per_minute=30, per_month=10_000))
 
@@ -262,8 +263,9 @@ class SourceClient:
         headers = {"Accept": _accept_header(request.expect), **request.headers}
         try:
             with self.client.stream(
-                "GET", request.url, params=dict(request.params), headers=headers
-            ) as response:
+                "GET", request.url, params=dict(request.params), headers=headers,
+                follow_redirects=not request.headers,  # keyed requests: no redirects
+            ) as response:  # fmt: skip
                 return self._read(request, response)
         except httpx.TimeoutException as exc:
             raise SourceTimeoutError(
