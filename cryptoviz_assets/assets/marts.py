@@ -17,6 +17,7 @@ the schedule rebuilds them hourly, so one older than MARTS_FRESHNESS is overdue.
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -27,6 +28,8 @@ from cryptoviz_assets.dbt import dbt_project, ensure_manifest
 from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS
 from cryptoviz_assets.settings import get_settings
 from cryptoviz_assets.warehouse import WAREHOUSE_POOL, WRITER_TAGS
+
+BUILD_TARGET = Path("target") / "dagster-build"  # relative to dbt_project/
 
 MARTS_GROUP = "marts"
 OWNERS = ["team:analytics"]
@@ -97,7 +100,9 @@ class MartsTranslator(DagsterDbtTranslator):
 def cryptoviz_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """`dbt build` of the selected models (and their tests) into the private build file."""
     with warehouse.dbt_environment(get_settings()):
-        yield from dbt.cli(["build"], context=context).stream()
+        # One fixed target folder: builds never overlap (the warehouse pool allows one),
+        # and a folder per build would pile up ~6 MB every time the lake grows.
+        yield from dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream()
 
 
 MART_KEYS = [key for key in cryptoviz_dbt.keys if is_mart(key.path[-1])]
