@@ -1,8 +1,8 @@
 """The dbt project as Dagster sees it, with its manifest prepared before anything loads it.
 
 dagster-dbt reads `target/manifest.json` at import time. `make setup` prepares it
-(`dagster-dbt project prepare-and-package --file cryptoviz_assets/dbt.py`); when it is
-missing or older than the project's files, `ensure_manifest()` runs the same `dbt parse`
+(`python -m cryptoviz_assets.dbt`, a `dbt parse`); when it is missing or older than the
+project's files, `ensure_manifest()` runs the same `dbt parse`
 (offline, a few seconds) under a file lock, so the code location loads outside
 `dagster dev` too and never shows a stale set of models.
 """

@@ -39,9 +39,6 @@ class Lake:
     def _fs(self) -> tuple[fs.FileSystem, str]:
         return resolve(self.root)
 
-    def table_path(self, table: str) -> str:
-        return f"{self.root.rstrip('/')}/{table}"
-
     def write_batch(self, table: str, query: str, batch_id: int, data: pa.Table) -> list[str]:
         """Land `data` as batch `batch_id` of `query`, replacing any earlier attempt.
 

@@ -80,9 +80,5 @@ _lake_table_specs = [
 ]
 
 
-def stream_asset_keys(stream: Stream) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["lake", table]) for table in stream.tables]
-
-
 # Not executable by Dagster (Spark writes them); loaded with the other assets of the package.
 lake_tables = dg.AssetsDefinition(specs=_lake_table_specs)

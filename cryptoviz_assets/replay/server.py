@@ -22,6 +22,7 @@ import itertools
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -60,7 +61,7 @@ class ReplayApp:
         self.clock = clock
         self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock)
         self._coingecko_turn = itertools.count()
-        self.requests: list[str] = []  # paths served, for tests and the log
+        self.requests: deque[str] = deque(maxlen=1000)  # latest paths served, for tests
 
     def handle(
         self, path: str, query: dict[str, str], headers: dict[str, str]
