@@ -30,7 +30,7 @@ from tests.browser import browser, chromium_available, dagster_asset_graph, dags
 from tests.browser import dbt_docs as dbt_docs_page
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone takes ~5 min
 CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]
 LAKE_TABLES_WITH_DATA = ["price_ticks", "price_bars_1m", "news_articles", "market_sentiment"]
 QUARANTINES = ["price_quarantine", "news_quarantine", "market_sentiment_quarantine"]
