@@ -20,7 +20,6 @@ from cryptoviz_assets.assets.streams import STREAMS, Stream
 from cryptoviz_assets.settings import get_settings
 from cryptoviz_assets.stream_runs import STREAM_TAG, job_name, stream_jobs
 
-BACKOFF_BASE_SECONDS = 15.0  # default of the STREAM_RESTART_BACKOFF_SECONDS setting
 BACKOFF_MAX_SECONDS = 600.0
 HISTORY = 20
 # A run in one of these owns the stream: queued (waiting for the run queue) or in progress.
@@ -35,8 +34,9 @@ UNFINISHED = frozenset(
 )
 
 
-def backoff_seconds(consecutive_failures: int, base: float = BACKOFF_BASE_SECONDS) -> float:
-    """0 for the first start, then base (15 s), 2x, 4x ... capped at 10 minutes."""
+def backoff_seconds(consecutive_failures: int, base: float) -> float:
+    """0 for the first start, then base (STREAM_RESTART_BACKOFF_SECONDS), 2x, 4x ...
+    capped at 10 minutes."""
     if consecutive_failures <= 0:
         return 0.0
     return min(base * 2 ** (consecutive_failures - 1), BACKOFF_MAX_SECONDS)

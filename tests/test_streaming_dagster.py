@@ -41,8 +41,8 @@ def _run(instance: DagsterInstance, status: DagsterRunStatus) -> dg.DagsterRun:
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff_seconds(n) for n in range(5)] == [0, 15, 30, 60, 120]
-    assert backoff_seconds(50) == 600
+    assert [backoff_seconds(n, 15) for n in range(5)] == [0, 15, 30, 60, 120]
+    assert backoff_seconds(50, 15) == 600
 
 
 def test_supervisor_starts_skips_and_backs_off(dagster_instance: DagsterInstance) -> None:
