@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from cryptoviz_assets import presentation, warehouse
+from cryptoviz_assets import warehouse
 from cryptoviz_assets.dbt import dbt_project, ensure_manifest
 from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS
 from cryptoviz_assets.settings import get_settings
@@ -121,6 +121,8 @@ MART_KEYS = [key for key in cryptoviz_dbt.keys if is_mart(key.path[-1])]
     "atomically from the dbt build file once the marts and their blocking checks passed.",
 )
 def warehouse_snapshot() -> dg.MaterializeResult:
+    from cryptoviz_assets import presentation  # pandas: loaded when a run needs it
+
     settings = get_settings()
     published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
     with warehouse.connect_read_only(published.path) as con:
@@ -150,6 +152,8 @@ def warehouse_snapshot() -> dg.MaterializeResult:
     "Fear & Greed index over the last year).",
 )
 def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from cryptoviz_assets import presentation  # pandas and matplotlib: loaded when run
+
     report = presentation.build_report(get_settings().warehouse_path)
     context.log.info(f"market report over {len(report.row_counts)} marts")
     return dg.MaterializeResult(
