@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import pyarrow as pa
@@ -394,26 +395,51 @@ def read_kafka(
     return spark.readStream.format(fmt).options(**options).load()
 
 
+JAAS_LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
+
+
 def java_kafka_options(settings: Settings) -> dict[str, str]:
-    """The librdkafka settings translated for the Java client of the official connector."""
+    """The librdkafka settings translated for the Java client of the official connector.
+
+    Username/password SASL (PLAIN, SCRAM) and TLS with PEM files (a CA, and a client
+    certificate and key for mutual TLS) translate; other SASL mechanisms (GSSAPI,
+    OAUTHBEARER) need Java-side configuration and are refused by name.
+    """
     cfg = settings.kafka_client_config()
     options = {
         "kafka.bootstrap.servers": cfg["bootstrap.servers"],
         "kafka.security.protocol": cfg["security.protocol"],
     }
     if mechanism := cfg.get("sasl.mechanism"):
-        options["kafka.sasl.mechanism"] = mechanism
-        module = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule"
-            if mechanism == "PLAIN"
-            else "org.apache.kafka.common.security.scram.ScramLoginModule"
-        )
+        module = JAAS_LOGIN_MODULES.get(mechanism.upper())
+        if module is None:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM={mechanism} cannot be translated for "
+                f"KAFKA_SPARK_FORMAT=kafka (supported: {', '.join(JAAS_LOGIN_MODULES)})"
+            )
         user = json.dumps(cfg.get("sasl.username", ""))
         password = json.dumps(cfg.get("sasl.password", ""))
+        options["kafka.sasl.mechanism"] = mechanism.upper()
         options["kafka.sasl.jaas.config"] = (
             f"{module} required username={user} password={password};"
         )
     if ca := cfg.get("ssl.ca.location"):
         options["kafka.ssl.truststore.type"] = "PEM"
         options["kafka.ssl.truststore.location"] = ca
+    certificate, key = cfg.get("ssl.certificate.location"), cfg.get("ssl.key.location")
+    if certificate or key:
+        if not (certificate and key):
+            raise ValueError(
+                "mutual TLS needs both KAFKA_SSL_CERTIFICATE_LOCATION and _KEY_LOCATION"
+            )
+        # The Java client takes PEM client credentials inline, not as two file paths.
+        options["kafka.ssl.keystore.type"] = "PEM"
+        options["kafka.ssl.keystore.certificate.chain"] = Path(certificate).read_text()
+        options["kafka.ssl.keystore.key"] = Path(key).read_text()
+        if key_password := cfg.get("ssl.key.password"):
+            options["kafka.ssl.key.password"] = key_password
     return options

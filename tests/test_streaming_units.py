@@ -9,9 +9,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from cryptoviz_assets.settings import Settings
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.dedupe import SeenIds
-from streaming.kafka_source import at_most, cap_offsets, plan_ranges
+from streaming.kafka_source import at_most, cap_offsets, java_kafka_options, plan_ranges
 from streaming.lake import Lake
 from streaming.prices import spike_alerts
 from streaming.runner import offsets_behind
@@ -208,3 +209,39 @@ def test_run_once_holds_offsets_at_the_target() -> None:
     latest = {"t": {"0": 50, "1": 9, "2": 4}}
     target = {"t": {"0": 40, "1": 10}}  # partition 2 appeared after the start
     assert at_most(latest, target) == {"t": {"0": 40, "1": 9, "2": 0}}
+
+
+def test_java_connector_options_carry_sasl_and_mutual_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "client.pem").write_text("-----BEGIN CERTIFICATE-----\nAAA\n")
+    (tmp_path / "client.key").write_text("-----BEGIN PRIVATE KEY-----\nBBB\n")
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9093",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "scram-sha-512",
+        "KAFKA_SASL_USERNAME": "spark",
+        "KAFKA_SASL_PASSWORD": 'pa"ss',
+        "KAFKA_SSL_CA_LOCATION": "/etc/kafka/ca.pem",
+        "KAFKA_SSL_CERTIFICATE_LOCATION": str(tmp_path / "client.pem"),
+        "KAFKA_SSL_KEY_LOCATION": str(tmp_path / "client.key"),
+        "KAFKA_SSL_KEY_PASSWORD": "keypass",
+    }.items():
+        monkeypatch.setenv(name, value)
+    options = java_kafka_options(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert options["kafka.bootstrap.servers"] == "kafka-1:9093"
+    assert options["kafka.security.protocol"] == "SASL_SSL"
+    assert options["kafka.sasl.mechanism"] == "SCRAM-SHA-512"
+    assert options["kafka.sasl.jaas.config"] == (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="spark" password="pa\\"ss";'
+    )
+    assert options["kafka.ssl.truststore.location"] == "/etc/kafka/ca.pem"
+    assert options["kafka.ssl.keystore.type"] == "PEM"
+    assert options["kafka.ssl.keystore.certificate.chain"].startswith("-----BEGIN CERTIFICATE")
+    assert options["kafka.ssl.keystore.key"].startswith("-----BEGIN PRIVATE KEY")
+    assert options["kafka.ssl.key.password"] == "keypass"
+
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "GSSAPI")
+    with pytest.raises(ValueError, match="KAFKA_SASL_MECHANISM=GSSAPI cannot be translated"):
+        java_kafka_options(Settings(_env_file=None))  # type: ignore[call-arg]
