@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from cryptoviz_assets.processes import Daemon, port_in_use, wait_until
@@ -114,6 +115,6 @@ def broker_answers(bootstrap_servers: str, client_config: dict[str, Any] | None 
     config["bootstrap.servers"] = bootstrap_servers
     try:
         metadata = AdminClient(config).list_topics(timeout=2)
-    except Exception:  # librdkafka raises KafkaException on timeout
+    except KafkaException:  # no answer in time (a bad configuration raises, named)
         return False
     return bool(metadata.brokers)
