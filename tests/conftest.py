@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from dagster import DagsterInstance
 
 from cryptoviz_assets.broker import EmbeddedBroker
+from cryptoviz_assets.processes import Daemon
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 
 SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
@@ -34,6 +36,17 @@ def code_location() -> None:
     would. Schedules and sensors take their intervals from settings at load time, so a test
     that sets a quiet cron in its environment must not be the first to import it."""
     import cryptoviz_assets.definitions  # noqa: F401
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, stop any process a test started by PID file under the
+    session's temp folders (brokers, dagster dev, replay servers) whose fixture did not, and
+    say which: `make stop` only knows the project's own var/run."""
+    yield
+    for pid_file in sorted(tmp_path_factory.getbasetemp().rglob("*.pid")):
+        if Daemon(pid_file.stem, pid_file.parent).stop(timeout=30.0):
+            warnings.warn(f"stopped a process a test left running: {pid_file}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
