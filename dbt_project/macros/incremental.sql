@@ -21,6 +21,12 @@
     {%- if since is none -%}true{%- else -%}{{ expression }} >= timestamp '{{ since }}' - interval '{{ minus }}'{%- endif -%}
 {%- endmacro %}
 
+{#- Lake rows at or after `since`, pruning the lake's date partitions first; always true when
+    `since` is none (a full build). -#}
+{% macro lake_rows_since(since, time_column='event_time') -%}
+    {%- if since is none -%}true{%- else -%}lake_date >= cast(timestamp '{{ since }}' as date) and {{ time_column }} >= timestamp '{{ since }}'{%- endif -%}
+{%- endmacro %}
+
 {#- Watermarks: how far a model has processed its input, for models whose own rows are
     sparse (one row per alert) and so cannot tell from themselves where to resume. -#}
 {% macro watermark_table() -%}

@@ -25,11 +25,7 @@ with per_source as (
         cast(count(*) as integer) as ticks,
         1 as sources
     from {{ ref('stg_price_ticks') }}
-    where price_usd > 0
-    {%- if since is not none %}
-        and lake_date >= cast(timestamp '{{ since }}' as date)
-        and event_time >= timestamp '{{ since }}'
-    {%- endif %}
+    where price_usd > 0 and {{ lake_rows_since(since) }}
     group by all
 ),
 

@@ -17,9 +17,5 @@ select
     arg_max(volume_24h_usd, event_time) as volume_24h_usd,
     count(*) as ticks
 from {{ ref('stg_price_ticks') }}
-where price_usd > 0
-{%- if since is not none %}
-    and lake_date >= cast(timestamp '{{ since }}' as date)
-    and event_time >= timestamp '{{ since }}'
-{%- endif %}
+where price_usd > 0 and {{ lake_rows_since(since) }}
 group by all
