@@ -161,7 +161,7 @@ def _advance_market(settings: Settings) -> bool:
 
 def _count_rows(settings: Settings, report: DemoReport) -> None:
     from cryptoviz_assets.assets.streams import STREAMS as LAKE_STREAMS
-    from cryptoviz_assets.warehouse import connect_read_only
+    from cryptoviz_assets.warehouse import MARTS_SCHEMA, connect_read_only, row_counts
 
     lake = Path(settings.lake_uri)
     with duckdb.connect() as con:
@@ -177,13 +177,7 @@ def _count_rows(settings: Settings, report: DemoReport) -> None:
     if not settings.warehouse_path.exists():
         return
     with connect_read_only(settings.warehouse_path) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema = 'marts' order by table_name"
-        ).fetchall()
-        for schema, name in tables:
-            row = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-            report.mart_rows[f"{schema}.{name}"] = int(row[0]) if row else 0
+        report.mart_rows = {f"{MARTS_SCHEMA}.{name}": n for name, n in row_counts(con).items()}
         report.alerts = [
             (str(kind), str(severity), int(count))
             for kind, severity, count in con.execute(

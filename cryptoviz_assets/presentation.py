@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from cryptoviz_assets.warehouse import connect_read_only
+from cryptoviz_assets.warehouse import connect_read_only, row_counts
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-MARTS_SCHEMA = "marts"
 DPI = 80  # ~720 px wide: readable in the UI's metadata panel, ~50-100 KB per chart
 PLOTTED_COINS = 3
 MINUTE_SERIES_HOURS = 6  # a young warehouse: the last hours of minutes, MAs over minutes
@@ -105,20 +104,6 @@ class Report:
 
 
 # --- reading -----------------------------------------------------------------------------
-def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows in every table of the marts schema, by table name."""
-    tables = con.execute(
-        "select table_name from information_schema.tables where table_schema = ? "
-        "order by table_name",
-        [MARTS_SCHEMA],
-    ).fetchall()
-    counts = {}
-    for (name,) in tables:
-        result = con.execute(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchone()
-        counts[str(name)] = int(result[0]) if result else 0
-    return counts
-
-
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     """A query's rows, or an empty frame when a table the query reads does not exist yet."""
     try:

@@ -26,6 +26,7 @@ from cryptoviz_assets.settings import Settings
 # limited to one step at a time in dagster.yaml; runs that write carry WRITER_TAGS.
 WAREHOUSE_POOL = "duckdb_warehouse"
 WRITER_TAGS = {"cryptoviz/warehouse": "writer"}
+MARTS_SCHEMA = "marts"
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -57,7 +58,6 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
 class Published:
     path: Path
     bytes: int
-    tables: int
 
 
 def publish(build_file: Path, published: Path) -> Published:
@@ -68,9 +68,6 @@ def publish(build_file: Path, published: Path) -> Published:
     """
     with duckdb.connect(str(build_file)) as con:
         con.execute("checkpoint")
-        tables = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts'"
-        ).fetchone()
     published.parent.mkdir(parents=True, exist_ok=True)
     tmp = published.with_name(f".{published.name}.{os.getpid()}.tmp")
     try:
@@ -80,7 +77,7 @@ def publish(build_file: Path, published: Path) -> Published:
         os.replace(tmp, published)
     finally:
         tmp.unlink(missing_ok=True)
-    return Published(published, published.stat().st_size, int(tables[0]) if tables else 0)
+    return Published(published, published.stat().st_size)
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,20 @@ def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     return con
+
+
+def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in every table of the marts schema, by table name."""
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_schema = ? "
+        "order by table_name",
+        [MARTS_SCHEMA],
+    ).fetchall()
+    counts = {}
+    for (name,) in tables:
+        result = con.execute(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchone()
+        counts[str(name)] = int(result[0]) if result else 0
+    return counts
 
 
 def query(sql: str, path: Path) -> QueryResult:

@@ -126,12 +126,12 @@ def warehouse_snapshot() -> dg.MaterializeResult:
     settings = get_settings()
     published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
     with warehouse.connect_read_only(published.path) as con:
-        counts = presentation.row_counts(con)
+        counts = warehouse.row_counts(con)
     return dg.MaterializeResult(
         metadata={
             "path": str(published.path),
             "size_bytes": published.bytes,
-            "mart_tables": published.tables,
+            "mart_tables": len(counts),
             "dagster/row_count": sum(counts.values()),
             "row_counts": dg.MetadataValue.md(presentation.row_counts_markdown(counts)),
             **{f"rows/{name}": dg.MetadataValue.int(n) for name, n in counts.items()},
