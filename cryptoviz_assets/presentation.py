@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 DPI = 80  # ~720 px wide: readable in the UI's metadata panel, ~50-100 KB per chart
 PLOTTED_COINS = 3
+CHART_TITLES = {
+    "price": "Price, moving averages and anomalies",
+    "sentiment": "News sentiment against price",
+    "fear_greed": "Fear & Greed index",
+}
 MINUTE_SERIES_HOURS = 6  # a young warehouse: the last hours of minutes, MAs over minutes
 HOURLY_SERIES_DAYS = 14  # an established one: two weeks of hourly consensus bars
 MIN_HOURLY_BARS = 48  # below this, hourly bars make no picture; use minutes instead
@@ -236,7 +241,7 @@ def price_series(con: duckdb.DuckDBPyConnection, coin: str) -> tuple[pd.DataFram
 
 def price_chart(con: duckdb.DuckDBPyConnection) -> Chart:
     """Price with 7- and 30-period moving averages and anomaly markers, a panel per coin."""
-    title = "Price, moving averages and anomalies"
+    title = CHART_TITLES["price"]
     series = [(coin, *price_series(con, coin)) for coin in plotted_coins(con)]
     series = [s for s in series if not s[1].empty]
     if not series:
@@ -288,7 +293,7 @@ def price_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 def sentiment_chart(con: duckdb.DuckDBPyConnection) -> Chart:
     """Daily mean news sentiment (bars) against the daily consensus close (line)."""
-    title = "News sentiment against price"
+    title = CHART_TITLES["sentiment"]
     coins = frame(
         con,
         "select coin_id from marts.fct_sentiment_daily_coin where coin_id in "
@@ -330,7 +335,7 @@ def sentiment_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 def fear_greed_chart(con: duckdb.DuckDBPyConnection) -> Chart:
     """The Fear & Greed index over the last year, over its classification bands."""
-    title = "Fear & Greed index"
+    title = CHART_TITLES["fear_greed"]
     data = frame(
         con,
         "select index_date, value, mean_7d from marts.fct_fear_greed_daily "
@@ -361,11 +366,7 @@ def build_report(warehouse_path: Path) -> Report:
     if not warehouse_path.exists():
         empty = {name: f"_No data yet: {name} has not been published._" for name in PREVIEWS}
         nothing = "the warehouse has not been published."
-        charts = {
-            "price": Chart("Price, moving averages and anomalies", None, nothing),
-            "sentiment": Chart("News sentiment against price", None, nothing),
-            "fear_greed": Chart("Fear & Greed index", None, nothing),
-        }
+        charts = {name: Chart(title, None, nothing) for name, title in CHART_TITLES.items()}
         return Report({}, empty, charts)
     with connect_read_only(warehouse_path) as con:
         return Report(

@@ -172,9 +172,12 @@ def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
+# The marts and the lake quality gates that must pass before they build.
+MARTS_SELECTION = dg.AssetSelection.groups(MARTS_GROUP) | dg.AssetSelection.checks(*LAKE_CHECK_KEYS)
+
 marts_build_job = dg.define_asset_job(
     "marts_build",
-    selection=dg.AssetSelection.groups(MARTS_GROUP) | dg.AssetSelection.checks(*LAKE_CHECK_KEYS),
+    selection=MARTS_SELECTION,
     tags=WRITER_TAGS,
     description="Rebuild every model, run the dbt tests and GX checks, publish the snapshot.",
 )
@@ -191,7 +194,7 @@ marts_schedule = dg.ScheduleDefinition(
 # runs carry the writer tag like the scheduled ones. On by default, unlike Dagster's own.
 marts_automation = dg.AutomationConditionSensorDefinition(
     "marts_automation",
-    target=dg.AssetSelection.groups(MARTS_GROUP) | dg.AssetSelection.checks(*LAKE_CHECK_KEYS),
+    target=MARTS_SELECTION,
     run_tags=WRITER_TAGS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
