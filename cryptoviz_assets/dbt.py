@@ -31,6 +31,11 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
+def project_flags() -> list[str]:
+    """Where dbt finds the project and its profiles.yml (the same folder)."""
+    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+
+
 def _newest_source_mtime() -> float:
     files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
     for folder in ("models", "macros", "tests"):
@@ -52,10 +57,7 @@ def ensure_manifest() -> Path:
                 dbt_executable(),
                 "parse",
                 "--quiet",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
+                *project_flags(),
                 "--target-path",
                 str(manifest.parent),
             ]

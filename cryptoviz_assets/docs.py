@@ -12,8 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable
+from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
 from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.warehouse import dbt_env
 
 DOCS_TARGET = DBT_PROJECT_DIR / "target" / "docs"
 
@@ -24,18 +25,14 @@ def generate(settings: Settings) -> Path:
         database = Path(tmp) / "catalog.duckdb"
         if settings.warehouse_path.exists():
             shutil.copyfile(settings.warehouse_path, database)
-        env = {
-            **os.environ,
-            "CRYPTOVIZ_DBT_DUCKDB_PATH": str(database),
-            "CRYPTOVIZ_LAKE_ROOT": settings.lake_uri,
-            "DO_NOT_TRACK": "1",
-        }
+        # dbt's usual environment, but reading the private copy
+        env = {**os.environ, **dbt_env(settings), "CRYPTOVIZ_DBT_DUCKDB_PATH": str(database)}
         argv = [
             dbt_executable(),
             "docs",
             "generate",
             "--static",
-            *_dirs(),
+            *project_flags(),
             "--target-path",
             str(DOCS_TARGET),
         ]
@@ -49,7 +46,7 @@ def serve(port: int) -> None:
         dbt_executable(),
         "docs",
         "serve",
-        *_dirs(),
+        *project_flags(),
         "--target-path",
         str(DOCS_TARGET),
         "--host",
@@ -59,7 +56,3 @@ def serve(port: int) -> None:
         "--no-browser",
     ]
     subprocess.run(argv, env={**os.environ, "DO_NOT_TRACK": "1"}, cwd=DBT_PROJECT_DIR, check=True)
-
-
-def _dirs() -> list[str]:
-    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]

@@ -42,8 +42,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def dbt_environment(settings: Settings) -> Iterator[None]:
     """Set dbt's variables for the duration of a dbt invocation (dbt reads os.environ)."""
     settings.warehouse_build_file.parent.mkdir(parents=True, exist_ok=True)
-    saved = {key: os.environ.get(key) for key in dbt_env(settings)}
-    os.environ.update(dbt_env(settings))
+    env = dbt_env(settings)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     try:
         yield
     finally:
