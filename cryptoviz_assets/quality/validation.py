@@ -68,10 +68,11 @@ def validate(frame: Any, suite: Suite, freshness_floor: datetime) -> list[Outcom
         .add_dataframe_asset(suite.name)
         .add_batch_definition_whole_dataframe("whole")
     )
+    kwargs = [_resolve(expect, freshness_floor) for expect in expects]
     gx_suite = gx.ExpectationSuite(name=suite.check_name)
     for index, expect in enumerate(expects):
         kind = getattr(gxe, expect.kind)
-        gx_suite.add_expectation(kind(**_resolve(expect, freshness_floor), meta={"index": index}))
+        gx_suite.add_expectation(kind(**kwargs[index], meta={"index": index}))
     gx_suite = context.suites.add(gx_suite)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.check_name, data=batch, suite=gx_suite)
@@ -90,7 +91,7 @@ def validate(frame: Any, suite: Suite, freshness_floor: datetime) -> list[Outcom
             observed["exception"] = error
         by_index[index] = Outcome(
             expect.kind,
-            _resolve(expect, freshness_floor),
+            kwargs[index],
             expect.critical,
             bool(item.success),
             observed,

@@ -5,11 +5,10 @@
 {#- The literal timestamp an incremental run starts from: max(column) of this model minus
     the lookback, truncated to `unit`; none on a full build. Computed at compile time so the
     lake scan can prune hive partitions on a constant. -#}
-{% macro incremental_since(column, unit='minute', lookback_minutes=none) -%}
+{% macro incremental_since(column, unit='minute') -%}
     {%- if not (execute and is_incremental()) -%}{{ return(none) }}{%- endif -%}
-    {%- set lookback = lookback_minutes if lookback_minutes is not none else var('lookback_minutes') -%}
     {%- set sql -%}
-        select cast(date_trunc('{{ unit }}', max({{ column }}) - interval '{{ lookback }} minutes') as varchar)
+        select cast(date_trunc('{{ unit }}', max({{ column }}) - interval '{{ var('lookback_minutes') }} minutes') as varchar)
         from {{ this }}
     {%- endset -%}
     {%- set value = run_query(sql).columns[0].values()[0] -%}

@@ -11,8 +11,7 @@
 --   price_spike:       close-to-close move between two consecutive minutes
 --   source_divergence: |coingecko - coinmarketcap| / their mean within the same minute
 -- Rows are sparse, so where to resume is kept as a watermark (see macros/incremental.sql).
-{%- set watermark = read_watermark(this.name) %}
-{%- set since = none if watermark is none else watermark %}
+{%- set since = read_watermark(this.name) %}
 {%- set lookback = var('lookback_minutes') ~ ' minutes' %}
 {%- set context = (var('lookback_minutes') + var('volume_window') + 1) ~ ' minutes' %}
 
