@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from cryptoviz_assets.collectors.events import utc_now
 from cryptoviz_assets.collectors.http import (
@@ -51,6 +51,37 @@ class Rejection:
 
 class PayloadError(Exception):
     """The whole payload is unreadable (truncated JSON, unsafe XML, an error body...)."""
+
+
+# What a malformed record raises while it is turned into an event (a missing key, a wrong
+# type, an unparsable time): that record is rejected, the rest of the payload goes on.
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+Item = TypeVar("Item")
+
+
+def records(items: Iterable[Item], build: Callable[[Item], Event]) -> Iterator[Event | Rejection]:
+    """`build` each item into an event, or reject it, with the reason, when it is malformed."""
+    for item in items:
+        try:
+            yield build(item)
+        except RECORD_ERRORS as exc:
+            yield Rejection.of(item, exc)
+
+
+def load_json(response: Response) -> Any:
+    try:
+        return json.loads(response.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"invalid JSON from {response.request.source}: {exc}") from exc
+
+
+def number(value: Any) -> float | int | None:
+    """A JSON number as is; null stays None; anything else is a malformed record."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return value
 
 
 class Collector(ABC):

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.base import (
+    Collector,
+    Event,
+    PayloadError,
+    Rejection,
+    load_json,
+    number,
+    records,
+)
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
@@ -16,24 +24,8 @@ SOURCE = "coingecko"
 MAX_PER_PAGE = 250  # the API's page size limit
 
 
-def number(value: Any) -> float | int | None:
-    """A JSON number as is; null stays None; anything else is a malformed record."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return value
-
-
 def optional_time(value: Any) -> str | None:
     return iso_utc(parse_time(value)) if value else None
-
-
-def load_json(response: Response) -> Any:
-    try:
-        return json.loads(response.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"invalid JSON from {response.request.source}: {exc}") from exc
 
 
 class CoinGeckoCollector(Collector):
@@ -71,16 +63,7 @@ class CoinGeckoCollector(Collector):
         body = load_json(response)
         if not isinstance(body, list):
             raise PayloadError(f"expected a JSON array of coins, got: {json.dumps(body)[:300]}")
-        return self._events(body, ingest_time, response.replayed)
-
-    def _events(
-        self, coins: list[Any], ingest_time: datetime, replayed: bool
-    ) -> Iterator[Event | Rejection]:
-        for coin in coins:
-            try:
-                yield price_tick(coin, ingest_time, replayed)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                yield Rejection.of(coin, exc)
+        return records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
 
 
 def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:

@@ -7,13 +7,20 @@ CoinMarketCap slugs that differ from it are mapped explicitly below.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.base import (
+    Collector,
+    Event,
+    PayloadError,
+    Rejection,
+    load_json,
+    number,
+    records,
+)
 from cryptoviz_assets.collectors.budget import Limits
-from cryptoviz_assets.collectors.coingecko import load_json, number
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 
@@ -80,16 +87,7 @@ class CoinMarketCapCollector(Collector):
         status = body.get("status") or {}
         if status.get("error_code") not in (0, "0", None):
             raise PayloadError(f"CoinMarketCap error {status.get('error_code')}: {status}")
-        return self._events(body["data"], ingest_time, response.replayed)
-
-    def _events(
-        self, listings: list[Any], ingest_time: datetime, replayed: bool
-    ) -> Iterator[Event | Rejection]:
-        for listing in listings:
-            try:
-                yield price_tick(listing, ingest_time, replayed)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                yield Rejection.of(listing, exc)
+        return records(body["data"], lambda item: price_tick(item, ingest_time, response.replayed))
 
 
 def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.base import (
+    Collector,
+    Event,
+    PayloadError,
+    Rejection,
+    load_json,
+    records,
+)
 from cryptoviz_assets.collectors.budget import Limits
-from cryptoviz_assets.collectors.coingecko import load_json
 from cryptoviz_assets.collectors.events import envelope, iso_date, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 from cryptoviz_assets.settings import Settings
@@ -47,16 +53,7 @@ class FearGreedCollector(Collector):
         error = (body.get("metadata") or {}).get("error")
         if error:
             raise PayloadError(f"alternative.me error: {error}")
-        return self._events(body["data"], ingest_time, response.replayed)
-
-    def _events(
-        self, days: list[Any], ingest_time: datetime, replayed: bool
-    ) -> Iterator[Event | Rejection]:
-        for day in days:
-            try:
-                yield sentiment(day, ingest_time, replayed)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                yield Rejection.of(day, exc)
+        return records(body["data"], lambda day: sentiment(day, ingest_time, response.replayed))
 
 
 def sentiment(day: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:

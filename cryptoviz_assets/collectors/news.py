@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import calendar
 import io
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
@@ -22,7 +21,7 @@ import feedparser
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
-from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
+from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection, records
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.events import envelope
 from cryptoviz_assets.collectors.http import Request, Response
@@ -122,16 +121,10 @@ class NewsCollector(Collector):
 
     def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
         parsed = parse_feed(response.body, response.content_type)
-        return self._events(parsed.entries, response.request.source, ingest_time, response.replayed)
-
-    def _events(
-        self, entries: list[Any], source: str, ingest_time: datetime, replayed: bool
-    ) -> Iterator[Event | Rejection]:
-        for entry in entries:
-            try:
-                yield article(entry, source, ingest_time, replayed)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                yield Rejection(f"{type(exc).__name__}: {exc}", json.dumps(entry, default=str))
+        source = response.request.source
+        return records(
+            parsed.entries, lambda entry: article(entry, source, ingest_time, response.replayed)
+        )
 
 
 def _unique(values: Iterable[str]) -> list[str]:
