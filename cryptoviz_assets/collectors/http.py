@@ -64,9 +64,6 @@ class Response:
     attempts: int
     replayed: bool
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
 
 class FetchError(Exception):
     """A request that produced no usable payload. `raw` holds the body when there was one."""
@@ -161,7 +158,6 @@ class SourceClient:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
         )
-        self.last_remaining: dict[str, Remaining] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -256,10 +252,9 @@ class SourceClient:
 
     def _attempt(self, request: Request) -> _Reply:
         try:
-            remaining = self.budget.acquire(request.key, request.limits)
+            self.budget.acquire(request.key, request.limits)
         except BudgetExceededError as exc:
             raise BudgetRefusedError(f"{request.source}: {exc}") from exc
-        self.last_remaining[request.key] = remaining
         headers = {"Accept": _accept_header(request.expect), **request.headers}
         try:
             with self.client.stream(

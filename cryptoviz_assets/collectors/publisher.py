@@ -50,7 +50,6 @@ class Publisher:
         self.dlq_topic = dlq_topic
         self.flush_timeout = flush_timeout
         self.deliveries = Deliveries()
-        self.pending = 0
 
     def publish(self, record_type: str, topic: str, key: str, value: dict[str, Any]) -> str | None:
         """Validate and produce one event; returns the validation error instead if any."""
@@ -85,7 +84,6 @@ class Publisher:
         self, topic: str, key: str, value: dict[str, Any], record_type: str, marker: str
     ) -> None:
         def on_delivery(err: Any, _msg: Any) -> None:
-            self.pending -= 1
             if err is None:
                 self.deliveries.delivered.append(marker)
             else:
@@ -102,7 +100,6 @@ class Publisher:
                 break
             except BufferError:  # local queue full: let deliveries drain, then try again
                 self.producer.poll(0.5)
-        self.pending += 1
         self.producer.poll(0)
 
     def flush(self) -> Deliveries:

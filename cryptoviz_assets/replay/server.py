@@ -22,7 +22,6 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -61,12 +60,10 @@ class ReplayApp:
         self.clock = clock
         self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock)
         self._coingecko_turn = itertools.count()
-        self.requests: deque[str] = deque(maxlen=1000)  # latest paths served, for tests
 
     def handle(
         self, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, str, bytes]:
-        self.requests.append(path)
         if path in ("/api/v3/coins/markets", "/api/v3/coins/markets/"):
             return self.coingecko(query)
         if path in ("/v1/cryptocurrency/listings/latest", "/v1/cryptocurrency/listings/latest/"):
