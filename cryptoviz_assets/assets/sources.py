@@ -23,6 +23,8 @@ OWNERS = ["team:data-engineering"]
 
 
 def report_metadata(report: RunReport) -> dict[str, Any]:
+    """A run report as asset metadata (without values that are unknown, like the latency
+    of a run whose every fetch failed)."""
     latencies = [s.latency_ms for s in report.sources if s.latency_ms is not None]
     rows = "\n".join(
         f"| {s.source} | {s.fetched} | {s.published} | {s.deduplicated} | {s.dead_lettered} "
@@ -31,7 +33,7 @@ def report_metadata(report: RunReport) -> dict[str, Any]:
         f"/{s.budget_remaining.get('month', '-')} | {s.error or ''} |"
         for s in report.sources
     )
-    return {
+    metadata = {
         "fetched": report.total("fetched"),
         "published": report.total("published"),
         "deduplicated": report.total("deduplicated"),
@@ -46,6 +48,7 @@ def report_metadata(report: RunReport) -> dict[str, Any]:
             "|---|---|---|---|---|---|---|---|---|---|\n" + rows
         ),
     }
+    return {key: value for key, value in metadata.items() if value is not None}
 
 
 def collect(
@@ -56,10 +59,10 @@ def collect(
     try:
         report = run_collector(collector, kafka.producer())
     except CollectorError as exc:
-        metadata = {k: v for k, v in report_metadata(exc.report).items() if v is not None}
+        metadata = report_metadata(exc.report)
         metadata["errors"] = exc.report.errors
         raise dg.Failure(description=str(exc), metadata=metadata) from exc
-    metadata = {k: v for k, v in report_metadata(report).items() if v is not None}
+    metadata = report_metadata(report)
     context.log.info(
         f"{collector.name}: fetched {metadata['fetched']}, published {metadata['published']}, "
         f"deduplicated {metadata['deduplicated']}, dead-lettered {metadata['dead_lettered']}"
