@@ -18,7 +18,6 @@ everything from that one read (a query per output would read and parse Kafka twi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import Settings
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.dedupe import SeenIds
@@ -61,9 +61,8 @@ class PricesLander:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         landed_at = now_utc()
-        ticks, rejected = split_batch(
-            self.first_occurrences(batch_id, batch.toArrow()), TICK_COLUMNS, landed_at
-        )
+        ticks, rejected = split_batch(batch.toArrow(), TICK_COLUMNS, landed_at)
+        ticks = self.first_occurrences(batch_id, ticks)
         self.writer.write(
             "price_ticks", batch_id, with_column(ticks, "date", day_of(ticks["event_time"]))
         )
@@ -75,13 +74,11 @@ class PricesLander:
         self.bar_store.save(batch_id, state)
         self._state = (batch_id, state)
 
-    def first_occurrences(self, batch_id: int, data: pa.Table) -> pa.Table:
-        """Rejected records and the first occurrence of each valid event_id."""
-        valid = data.filter(pc.is_null(data["reason"]))
-        kafka_times = pc.cast(valid["kafka_timestamp"], pa.int64()).to_pylist()
-        keep = self.seen.first_seen(batch_id, valid["event_id"].to_pylist(), kafka_times)
-        rejected = data.filter(pc.invert(pc.is_null(data["reason"])))
-        return pa.concat_tables([valid.filter(pa.array(keep, pa.bool_())), rejected])
+    def first_occurrences(self, batch_id: int, ticks: pa.Table) -> pa.Table:
+        """The ticks whose event_id is seen for the first time (within the retention)."""
+        kafka_times = pc.cast(ticks["kafka_timestamp"], pa.int64()).to_pylist()
+        keep = self.seen.first_seen(batch_id, ticks["event_id"].to_pylist(), kafka_times)
+        return ticks.filter(pa.array(keep, pa.bool_()))
 
     def _state_before(self, batch_id: int) -> BarState:
         # Batches run one after the other: the state this process saved last is the one
@@ -145,11 +142,10 @@ def spike_alerts(bars: list[dict[str, Any]]) -> list[dict[str, Any]]:
         start, end = _iso(bar["window_start"]), _iso(bar["window_end"])
         critical = pct > SPIKE_CRITICAL_PCT
         direction = "up" if bar["close"] >= bar["open"] else "down"
-        key = f"price_spike|{bar['coin_id']}|{bar['source']}|{start}"
         alerts.append(
             {
                 "schema_version": 1,
-                "event_id": hashlib.sha256(key.encode()).hexdigest(),
+                "event_id": event_id("price_spike", bar["coin_id"], bar["source"], start),
                 "event_type": "price_alert",
                 "source": bar["source"],
                 "event_time": _iso(bar["last_event_time"]),
