@@ -117,6 +117,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.max_offsets = int(limit) if limit else None
         self._consumer: Any = None  # created lazily: readers are pickled
         self._target: Offsets | None = None  # set for Trigger.AvailableNow
+        self._available: Offsets | None = None  # the broker's end offsets at the last trigger
 
     # --- driver side -------------------------------------------------------------------
     def initialOffset(self) -> dict:  # noqa: N802 (Spark API)
@@ -125,10 +126,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 t: {str(p): low for p, (low, _) in self._watermarks(t).items()} for t in self.topics
             }
         if self.starting == "latest":
-            return {
-                t: {str(p): high for p, (_, high) in self._watermarks(t).items()}
-                for t in self.topics
-            }
+            return self._latest()
         explicit = json.loads(self.starting)
         offsets: Offsets = {}
         for topic in self.topics:
@@ -147,13 +145,15 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target = self._latest()
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:  # noqa: N802 (Spark API)
-        latest = self._latest() if self._target is None else at_most(self._latest(), self._target)
+        self._available = self._latest()
+        latest = self._available if self._target is None else at_most(self._available, self._target)
         if isinstance(limit, ReadMaxRows):
             return cap_offsets(start, latest, limit.max_rows)
         return latest
 
     def reportLatestOffset(self) -> dict | None:  # noqa: N802 (Spark API)
-        return self._latest()
+        """For progress reports: what latestOffset just read, not a second broker round trip."""
+        return self._available if self._available is not None else self._latest()
 
     def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
         return plan_ranges(start, end, self.config)
