@@ -31,7 +31,7 @@ QUARANTINE_COLUMNS = ["reason", "raw", *KAFKA_COLUMNS]
 def with_column(table: pa.Table, name: str, values: Any) -> pa.Table:
     """Append a column; a scalar is repeated for every row."""
     if isinstance(values, pa.Scalar):
-        values = pa.array([values.as_py()] * table.num_rows, type=values.type)
+        values = pa.repeat(values, table.num_rows)
     return table.append_column(name, values)
 
 

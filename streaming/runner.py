@@ -37,6 +37,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from cryptoviz_assets.settings import Settings, get_settings
 from streaming.lake import Lake
 from streaming.session import build_spark
+from streaming.storage import resolve
 
 log = logging.getLogger("streaming")
 
@@ -65,13 +66,8 @@ class BatchWriter:
 
 def checkpoint_id(checkpoint: str) -> str:
     """The stable query id Spark stores in `<checkpoint>/metadata` when a query first starts."""
-    from pyarrow import fs
-
-    if "://" in checkpoint:
-        filesystem, path = fs.FileSystem.from_uri(checkpoint)
-    else:
-        filesystem, path = fs.LocalFileSystem(), checkpoint
-    with filesystem.open_input_stream(f"{path.rstrip('/')}/metadata") as stream:
+    filesystem, path = resolve(checkpoint)
+    with filesystem.open_input_stream(f"{path}/metadata") as stream:
         return str(json.loads(stream.read().decode().splitlines()[0])["id"]).replace("-", "")
 
 

@@ -18,7 +18,6 @@ class Stream:
 
     name: str  # streaming.<name> is the job module
     tables: tuple[str, ...]
-    topic_role: str  # the Kafka topic it reads, by role (settings.topics)
     description: str
 
 
@@ -26,19 +25,16 @@ STREAMS: tuple[Stream, ...] = (
     Stream(
         "prices",
         ("price_ticks", "price_quarantine", "price_bars_1m", "price_alerts"),
-        "prices",
         "Price ticks, 1-minute OHLC bars and price-spike alerts from crypto-prices.",
     ),
     Stream(
         "news",
         ("news_articles", "news_quarantine"),
-        "news",
         "News articles with sentiment and coin tags from crypto-news.",
     ),
     Stream(
         "market_sentiment",
         ("market_sentiment", "market_sentiment_quarantine"),
-        "market_sentiment",
         "Fear & Greed index from crypto-market-sentiment.",
     ),
 )
