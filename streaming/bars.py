@@ -21,7 +21,6 @@ order the rows arrive in.
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from streaming.storage import resolve, saved_versions
+from streaming.storage import resolve, saved_versions, version_path, write_parquet_atomic
 
 KEYS = ["window_start", "coin_id", "source"]
 KEEP_VERSIONS = 10
@@ -228,7 +227,7 @@ class BarStateStore:
         if not earlier:
             return BarState.empty()
         filesystem, root = self._fs()
-        table = pq.read_table(f"{root}/{earlier[-1]:010d}.parquet", filesystem=filesystem)
+        table = pq.read_table(version_path(root, earlier[-1]), filesystem=filesystem)
         meta = table.schema.metadata or {}
         raw = meta.get(WATERMARK_META, b"")
         newest = pa.scalar(int(raw), pa.int64()).cast(TS).as_py() if raw else None
@@ -237,16 +236,13 @@ class BarStateStore:
     def save(self, batch_id: int, state: BarState) -> None:
         """Write version `batch_id` atomically and drop versions no replay can need."""
         filesystem, root = self._fs()
-        filesystem.create_dir(root, recursive=True)
         meta = {}
         if state.max_event_time is not None:
             micros = pa.scalar(state.max_event_time, TS).cast(pa.int64()).as_py()
             meta[WATERMARK_META] = str(micros).encode()
-        path = f"{root}/{batch_id:010d}.parquet"
-        tmp = f"{root}/.{batch_id:010d}.{time.time_ns()}.tmp"
-        pq.write_table(state.partials.replace_schema_metadata(meta), tmp, filesystem=filesystem)
-        filesystem.move(tmp, path)
+        partials = state.partials.replace_schema_metadata(meta)
+        write_parquet_atomic(filesystem, version_path(root, batch_id), partials)
         for version in self._versions():
             if version < batch_id - KEEP_VERSIONS:
                 with contextlib.suppress(FileNotFoundError):
-                    filesystem.delete_file(f"{root}/{version:010d}.parquet")
+                    filesystem.delete_file(version_path(root, version))

@@ -18,7 +18,6 @@ reason.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from streaming.storage import resolve, saved_versions
+from streaming.storage import resolve, saved_versions, version_path, write_parquet_atomic
 
 NEWEST = b"newest_kafka_time_us"  # newest Kafka time seen up to and including this batch
 GROUP_TIME = b"batch_kafka_time_us"  # newest Kafka time among this batch's new ids
@@ -101,7 +100,7 @@ class SeenIds:
         for version in saved_versions(filesystem, root):
             if version >= batch_id:
                 break
-            table = pq.read_table(f"{root}/{version:010d}.parquet", filesystem=filesystem)
+            table = pq.read_table(version_path(root, version), filesystem=filesystem)
             meta = table.schema.metadata or {}
             ids = [str(i) for i in table.column("event_id").to_pylist()]
             kafka_time = int(meta[GROUP_TIME]) if meta.get(GROUP_TIME) else None
@@ -114,7 +113,6 @@ class SeenIds:
 
     def _save(self, batch_id: int, group: _Group) -> None:
         filesystem, root = self._fs()
-        filesystem.create_dir(root, recursive=True)
         meta = {}
         if group.kafka_time_us is not None:
             meta[GROUP_TIME] = str(group.kafka_time_us).encode()
@@ -123,15 +121,12 @@ class SeenIds:
         table = pa.table({"event_id": pa.array(group.ids, pa.string())}).replace_schema_metadata(
             meta
         )
-        path = f"{root}/{batch_id:010d}.parquet"
-        tmp = f"{root}/.{batch_id:010d}.{time.time_ns()}.tmp"
-        pq.write_table(table, tmp, filesystem=filesystem, compression="zstd")
-        filesystem.move(tmp, path)
+        write_parquet_atomic(filesystem, version_path(root, batch_id), table, compression="zstd")
         # Expired groups' files go only now: version `batch_id` carries the newest time.
         for version in saved_versions(filesystem, root):
             if version < batch_id and version not in self._groups:
                 with contextlib.suppress(FileNotFoundError):
-                    filesystem.delete_file(f"{root}/{version:010d}.parquet")
+                    filesystem.delete_file(version_path(root, version))
 
     def _fs(self) -> tuple[fs.FileSystem, str]:
         return resolve(self.root)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from streaming.storage import resolve
+from streaming.storage import resolve, temporary_name, write_parquet_atomic
 
 PARTITION_COLUMN = "date"
 
@@ -60,10 +59,7 @@ class Lake:
         body = data.drop_columns([PARTITION_COLUMN])
         for day, path in planned:
             part = body.filter(pc.equal(data[PARTITION_COLUMN], day))
-            filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-            tmp = _tmp_name(path)
-            pq.write_table(part, tmp, filesystem=filesystem, compression="zstd")
-            filesystem.move(tmp, path)
+            write_parquet_atomic(filesystem, path, part, compression="zstd")
         for stale in set(previous) - set(new_paths):
             _delete(filesystem, stale)
         _write_atomic(filesystem, manifest, json.dumps(sorted(new_paths)).encode())
@@ -112,11 +108,6 @@ def _days(data: pa.Table) -> list[str]:
     return sorted(str(day) for day in days)
 
 
-def _tmp_name(path: str) -> str:
-    directory, name = path.rsplit("/", 1)
-    return f"{directory}/.{name}.{time.time_ns()}.tmp"  # ignored by *.parquet globs
-
-
 def _read_manifest(filesystem: fs.FileSystem, path: str) -> list[str]:
     try:
         with filesystem.open_input_stream(path) as stream:
@@ -127,7 +118,7 @@ def _read_manifest(filesystem: fs.FileSystem, path: str) -> list[str]:
 
 def _write_atomic(filesystem: fs.FileSystem, path: str, payload: bytes) -> None:
     filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    tmp = _tmp_name(path)
+    tmp = temporary_name(path)
     with filesystem.open_output_stream(tmp) as stream:
         stream.write(payload)
     filesystem.move(tmp, path)
