@@ -1,5 +1,6 @@
 """Dagster resources: the one place assets get their Kafka clients and settings from."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -31,17 +32,21 @@ class KafkaResource(dg.ConfigurableResource):
         config.update(overrides)
         return Producer(config)
 
-    def end_offsets(self, topic: str, timeout: float = 10.0) -> dict[int, int]:
-        """Partition -> high watermark (the offset the next record will get)."""
-        admin = self.admin()
-        partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
+    def end_offsets(
+        self, topics: Iterable[str], timeout: float = 10.0
+    ) -> dict[str, dict[int, int]]:
+        """Per topic, partition -> high watermark (the offset the next record will get)."""
         consumer = Consumer(
             {**self.settings().kafka_client_config(), "group.id": "cryptoviz-offsets-probe"}
         )
         try:
+            metadata = consumer.list_topics(timeout=timeout).topics
             return {
-                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
-                for p in sorted(partitions)
+                topic: {
+                    p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+                    for p in sorted(metadata[topic].partitions)
+                }
+                for topic in topics
             }
         finally:
             consumer.close()

@@ -18,10 +18,8 @@ def kafka_topics(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.
     created = [state.name for state in states if state.created]
     if created:
         context.log.info(f"created topics: {', '.join(created)}")
-    rows = [
-        (state.name, state.partitions, sum(kafka.end_offsets(state.name).values()))
-        for state in states
-    ]
+    ends = kafka.end_offsets(state.name for state in states)
+    rows = [(state.name, state.partitions, sum(ends[state.name].values())) for state in states]
     table = "\n".join(f"| {name} | {parts} | {records} |" for name, parts, records in rows)
     return dg.MaterializeResult(
         metadata={
