@@ -47,21 +47,13 @@ import psutil
 from confluent_kafka import Producer
 
 from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.processes import free_port, wait_until
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
 from streaming.process import StreamProcess
 
 COINS = [f"coin-{i:03d}" for i in range(100)]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tick(i: int, now: datetime) -> bytes:
@@ -120,7 +112,7 @@ def _sample_memory(job: StreamProcess, peak: list[int], stop: threading.Event) -
 
 def main(rate: float = 10_000, seconds: float = 60) -> None:
     root = Path(tempfile.mkdtemp(prefix="cryptoviz-bench-"))
-    broker = EmbeddedBroker(data_dir=root / "broker", port=_free_port(), run_dir=root / "run")
+    broker = EmbeddedBroker(data_dir=root / "broker", port=free_port(), run_dir=root / "run")
     broker.start()
     settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, var_dir=root / "var")
     ensure_topics(settings)

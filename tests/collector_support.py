@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from cryptoviz_assets.settings import Settings
 
@@ -97,8 +95,6 @@ class FaultServer:
 
 def read_topic(settings: Settings, topic: str, timeout: float = 15.0) -> list[dict[str, Any]]:
     """Every record of `topic` from the beginning: key, value (parsed JSON) and headers."""
-    admin = AdminClient(settings.kafka_client_config())
-    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
     consumer = Consumer(
         {
             **settings.kafka_client_config(),
@@ -109,6 +105,7 @@ def read_topic(settings: Settings, topic: str, timeout: float = 15.0) -> list[di
     )
     records: list[dict[str, Any]] = []
     try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
                 for p in partitions}  # fmt: skip
         wanted = {p: end for p, end in ends.items() if end > 0}
@@ -144,11 +141,3 @@ def fast_retries(monkeypatch: Any, **extra: str) -> None:
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)

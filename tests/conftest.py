@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,16 +11,10 @@ import pytest
 from dagster import DagsterInstance
 
 from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import Daemon
+from cryptoviz_assets.processes import Daemon, free_port
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 
 SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_broker(root: Path) -> EmbeddedBroker:

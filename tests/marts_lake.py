@@ -13,10 +13,8 @@ timestamps, several files per partition). Coins, one concern each:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import subprocess
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,15 +24,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cryptoviz_assets.settings import PROJECT_ROOT, Settings
+from cryptoviz_assets.collectors.events import event_id
+from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.warehouse import dbt_environment
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAYS = 35
 ANOMALY_START = T0 + timedelta(days=34, hours=10)
 SOURCES = ("coingecko", "coinmarketcap")
-DBT = Path(sys.executable).with_name("dbt")
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
 TICK_SCHEMA = pa.schema(
     [
@@ -94,10 +92,6 @@ SENTIMENT_SCHEMA = pa.schema(
 )
 
 
-def sha(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
-
-
 def tick(
     source: str,
     coin_id: str,
@@ -110,7 +104,7 @@ def tick(
 ) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(TICK_SCHEMA.names)
     row.update(
-        event_id=sha(source, coin_id, at.isoformat()),
+        event_id=event_id(source, coin_id, at.isoformat()),
         source=source,
         coin_id=coin_id,
         symbol=coin_id[:3].upper(),
@@ -195,7 +189,7 @@ def label(score: float) -> str:
 
 def article(n: int, at: datetime, score: float, coins: list[str], ingest_delay: int = 60) -> dict:
     return {
-        "event_id": sha("coindesk", n),
+        "event_id": event_id("coindesk", n),
         "source": "coindesk",
         "guid": f"guid-{n}",
         "url": f"https://news.example/{n}",
@@ -234,7 +228,7 @@ def news_rows() -> list[dict[str, Any]]:
 def fear_greed_rows() -> list[dict[str, Any]]:
     def row(day: date, value: int, cls: str, at: datetime) -> dict[str, Any]:
         return {
-            "event_id": sha("fng", day, at.isoformat()),
+            "event_id": event_id("fng", day, at.isoformat()),
             "index_date": day,
             "value": value,
             "classification": cls,
@@ -331,18 +325,15 @@ def run_dbt(settings: Settings, *args: str, target: Path) -> subprocess.Complete
     """The dbt CLI in a subprocess, as Dagster runs it, with the project's environment."""
     with dbt_environment(settings):
         argv = [
-            str(DBT),
+            dbt_executable(),
             *args,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
+            *project_flags(),
             "--target-path",
             str(target),
             "--log-path",
             str(target),
         ]
-        return subprocess.run(argv, capture_output=True, text=True, cwd=DBT_PROJECT)
+        return subprocess.run(argv, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
 
 
 def build(settings: Settings, target: Path, *args: str) -> None:

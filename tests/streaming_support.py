@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from confluent_kafka import Producer
 
+from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.processes import wait_until
 from cryptoviz_assets.settings import Settings
 from streaming.lake import Lake
@@ -34,7 +32,7 @@ def price_tick(
     event_time = iso(at)
     return {
         "schema_version": 1,
-        "event_id": hashlib.sha256(f"{source}|{coin}|{event_time}".encode()).hexdigest(),
+        "event_id": event_id(source, coin, event_time),
         "event_type": "price_tick",
         "source": source,
         "event_time": event_time,
@@ -47,6 +45,24 @@ def price_tick(
         "market_cap_usd": None,
         "market_cap_rank": 1,
         "volume_24h_usd": volume,
+    }
+
+
+def fear_greed_event(day: int, value: int) -> dict[str, Any]:
+    """The Fear & Greed index of day `day` after T0."""
+    index_date = (T0 + timedelta(days=day)).date().isoformat()
+    return {
+        "schema_version": 1,
+        "event_id": event_id("alternative_me", "fear_greed", index_date),
+        "event_type": "market_sentiment",
+        "source": "alternative_me",
+        "event_time": iso(T0 + timedelta(days=day)),
+        "ingest_time": iso(T0 + timedelta(days=day, minutes=5)),
+        "replayed": True,
+        "index_name": "fear_greed",
+        "index_date": index_date,
+        "value": value,
+        "classification": "Greed" if value > 55 else "Fear",
     }
 
 
@@ -176,11 +192,3 @@ def log_tail(path: Path, lines: int = 60) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
-
-
-def empty(table: pa.Table) -> bool:
-    return table.num_rows == 0
-
-
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)

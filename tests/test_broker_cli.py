@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from cryptoviz_assets.broker import EmbeddedBroker
-from tests.conftest import free_port
+from cryptoviz_assets.processes import free_port
 
 TOPICS = ["crypto-prices", "crypto-news", "crypto-market-sentiment", "crypto-alerts", "crypto-dlq"]
 

@@ -23,7 +23,7 @@ from playwright.sync_api import BrowserContext
 
 from cryptoviz_assets import services
 from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.processes import free_port, wait_until
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from tests.browser import (
     browser,
@@ -33,7 +33,6 @@ from tests.browser import (
     dagster_markdown_metadata,
     dbt_docs,
 )
-from tests.conftest import free_port
 from tests.marts_lake import write_lake
 
 pytestmark = pytest.mark.slow

@@ -24,11 +24,10 @@ import psutil
 import pytest
 
 from cryptoviz_assets import services
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.processes import free_port, wait_until
 from cryptoviz_assets.settings import Settings
 from tests.browser import browser, chromium_available, dagster_asset_graph, dagster_asset_page
 from tests.browser import dbt_docs as dbt_docs_page
-from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone takes ~5 min
 CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]

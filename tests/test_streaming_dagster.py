@@ -6,10 +6,8 @@ real (temporary) instance rather than mocking it.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG, stream_jobs
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
-from tests.streaming_support import T0, column, iso, produce, wait_for
+from tests.streaming_support import column, fear_greed_event, produce, wait_for
 
 PRICES = next(s for s in STREAMS if s.name == "prices")
 SENTIMENT = next(s for s in STREAMS if s.name == "market_sentiment")
@@ -86,23 +84,6 @@ def test_sensor_evaluates_against_the_instance(dagster_instance: DagsterInstance
     assert result.run_requests[0].tags["cryptoviz/attempt"] == "1"
 
 
-def _fear_greed(day: int, value: int) -> dict[str, Any]:
-    index_date = (T0 + timedelta(days=day)).date().isoformat()
-    return {
-        "schema_version": 1,
-        "event_id": hashlib.sha256(f"alternative_me|fear_greed|{index_date}".encode()).hexdigest(),
-        "event_type": "market_sentiment",
-        "source": "alternative_me",
-        "event_time": iso(T0 + timedelta(days=day)),
-        "ingest_time": iso(T0 + timedelta(days=day, minutes=5)),
-        "replayed": True,
-        "index_name": "fear_greed",
-        "index_date": index_date,
-        "value": value,
-        "classification": "Greed" if value > 55 else "Fear",
-    }
-
-
 @pytest.mark.slow
 def test_stream_run_reports_progress_and_sensor_restarts_after_a_kill(
     project_env: Settings,
@@ -115,7 +96,7 @@ def test_stream_run_reports_progress_and_sensor_restarts_after_a_kill(
     monkeypatch.setenv("STREAM_TRIGGER_SECONDS", "0.5")
     ensure_topics(settings)
     lake = Lake(settings.lake_uri)
-    events = [_fear_greed(d, 20 + d) for d in range(10)]
+    events = [fear_greed_event(d, 20 + d) for d in range(10)]
     produce(
         settings.bootstrap_servers,
         settings.topic_market_sentiment,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def article(guid: str, title: str, summary: str = "", days_old: int = 0) -> dict[str, Any]:
     return {
         "schema_version": 1,
-        "event_id": hashlib.sha256(f"coindesk|{guid}".encode()).hexdigest(),
+        "event_id": event_id("coindesk", guid),
         "event_type": "news_article",
         "source": "coindesk",
         "event_time": iso(T0 - timedelta(days=days_old)),

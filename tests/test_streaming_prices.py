@@ -6,7 +6,6 @@ the test produced: every tick lands once, bars and alerts equal the independent 
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +13,12 @@ from pathlib import Path
 import duckdb
 import psutil
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
 from streaming.process import StreamProcess
+from tests.collector_support import read_topic
 from tests.conftest import start_broker
 from tests.streaming_support import (
     T0,
@@ -49,38 +48,6 @@ def _malformed(settings: Settings) -> list[bytes | dict]:
         {**good, "event_id": "2" * 64, "coin_id": ""},
         {**good, "event_id": "3" * 64, "event_time": "2025-03-01 12:00:00"},
     ]
-
-
-def _alerts_on_kafka(settings: Settings) -> list[str]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": "t",
-            "enable.auto.commit": False,
-        }
-    )
-    ids = []
-    try:
-        parts = (
-            consumer.list_topics(settings.topic_alerts, timeout=10)
-            .topics[settings.topic_alerts]
-            .partitions
-        )
-        for p in parts:
-            tp = TopicPartition(settings.topic_alerts, p, 0)
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high == 0:
-                continue
-            consumer.assign([tp])
-            got = 0
-            while got < high:
-                for msg in consumer.consume(1000, timeout=2):
-                    if msg.error() is None:
-                        ids.append(json.loads(msg.value())["event_id"])
-                    got = msg.offset() + 1
-    finally:
-        consumer.close()
-    return ids
 
 
 def _assert_gone(job: StreamProcess) -> None:
@@ -170,7 +137,7 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
     }
     assert len(got) == len(alerts)
     assert got == expected_alerts
-    on_kafka = _alerts_on_kafka(settings)
+    on_kafka = [r["value"]["event_id"] for r in read_topic(settings, settings.topic_alerts)]
     assert set(on_kafka) == {a["event_id"] for a in alerts}  # replays may repeat, never miss
 
     # DuckDB reads the lake directly, no lock, partitions from the directory names.

@@ -8,26 +8,22 @@ Dagster's termination path (the GraphQL `terminateRun` mutation), as in producti
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from cryptoviz_assets.processes import Daemon
+from cryptoviz_assets.processes import Daemon, free_port
 from cryptoviz_assets.services import DAGSTER_DAEMON_NAME, start_dagster_dev
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
-from tests.conftest import free_port
-from tests.streaming_support import T0, column, iso, produce, wait_for
+from tests.streaming_support import column, fear_greed_event, produce, wait_for
 
 pytestmark = pytest.mark.slow
 STREAM = "market_sentiment"
@@ -47,23 +43,6 @@ class DagsterDev:
         run = self.instance.get_run_by_id(run_id)
         assert run is not None
         return run
-
-
-def _sentiment(day: int) -> dict[str, Any]:
-    index_date = (T0 + timedelta(days=day)).date().isoformat()
-    return {
-        "schema_version": 1,
-        "event_id": hashlib.sha256(f"alternative_me|fear_greed|{index_date}".encode()).hexdigest(),
-        "event_type": "market_sentiment",
-        "source": "alternative_me",
-        "event_time": iso(T0 + timedelta(days=day)),
-        "ingest_time": iso(T0 + timedelta(days=day, minutes=5)),
-        "replayed": True,
-        "index_name": "fear_greed",
-        "index_date": index_date,
-        "value": 10 + day % 80,
-        "classification": "Fear",
-    }
 
 
 def stream_processes(var_dir: Path) -> list[psutil.Process]:
@@ -126,7 +105,7 @@ def _status(dev: DagsterDev, run_id: str) -> DagsterRunStatus:
 def test_sensor_restarts_a_killed_stream_job(dagster_dev: DagsterDev) -> None:
     dev = dagster_dev
     lake = Lake(dev.settings.lake_uri)
-    first_events = [_sentiment(d) for d in range(5)]
+    first_events = [fear_greed_event(d, 10 + d % 80) for d in range(5)]
     produce(dev.settings.bootstrap_servers, dev.settings.topic_market_sentiment, first_events)
 
     # The daemon ticks the sensor, which starts the stream: rows land.
@@ -147,7 +126,7 @@ def test_sensor_restarts_a_killed_stream_job(dagster_dev: DagsterDev) -> None:
     assert second.tags["cryptoviz/attempt"] == "2"
     assert second.tags["cryptoviz/replaces_run"] == first.run_id
     wait_for(lambda: _status(dev, second.run_id) == DagsterRunStatus.STARTED, 120, "the new run")
-    more_events = [_sentiment(d) for d in range(5, 8)]
+    more_events = [fear_greed_event(d, 10 + d % 80) for d in range(5, 8)]
     produce(dev.settings.bootstrap_servers, dev.settings.topic_market_sentiment, more_events)
     wait_for(lambda: len(column(lake, STREAM, "event_id")) == 8, 300, "rows after the restart")
     assert sorted(column(lake, STREAM, "event_id")) == sorted(
@@ -163,7 +142,7 @@ def test_terminating_a_stream_run_leaves_no_process(dagster_dev: DagsterDev) -> 
     produce(
         dev.settings.bootstrap_servers,
         dev.settings.topic_market_sentiment,
-        [_sentiment(d) for d in range(3)],
+        [fear_greed_event(d, 10 + d % 80) for d in range(3)],
     )
     run_id = dev.client.submit_job_execution(f"stream_{STREAM}")
     wait_for(lambda: len(column(lake, STREAM, "event_id")) == 3, 300, "rows from the run")

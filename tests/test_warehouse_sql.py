@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from cryptoviz_assets.cli import main
+from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
 from cryptoviz_assets.warehouse import dbt_environment, publish, query
-from tests.marts_lake import DBT, DBT_PROJECT, Warehouse, built_warehouse
+from tests.marts_lake import Warehouse, built_warehouse
 
 CLI = Path(sys.executable).with_name("cryptoviz")
 
@@ -62,20 +63,17 @@ def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> No
     with dbt_environment(settings):
         build = subprocess.Popen(
             [
-                str(DBT),
+                dbt_executable(),
                 "build",
                 "--full-refresh",
-                "--project-dir",
-                str(DBT_PROJECT),
-                "--profiles-dir",
-                str(DBT_PROJECT),
+                *project_flags(),
                 "--target-path",
                 str(published.target),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            cwd=DBT_PROJECT,
+            cwd=DBT_PROJECT_DIR,
         )
     try:
         assert build.stdout is not None
