@@ -7,15 +7,14 @@ breaker logic (closed -> open after `fail_max` failures -> half-open trial) is p
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pybreaker
+
+from cryptoviz_assets.collectors.state_db import autocommit
 
 
 class SqliteBreakerStorage(pybreaker.CircuitBreakerStorage):
@@ -25,7 +24,7 @@ class SqliteBreakerStorage(pybreaker.CircuitBreakerStorage):
         super().__init__(name)
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
+        with autocommit(self.path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS breakers (name TEXT PRIMARY KEY, state TEXT NOT NULL,"
                 " failures INTEGER NOT NULL, successes INTEGER NOT NULL, opened_at TEXT)"
@@ -35,21 +34,13 @@ class SqliteBreakerStorage(pybreaker.CircuitBreakerStorage):
                 (name, pybreaker.STATE_CLOSED),
             )
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
-
     def _get(self, column: str) -> Any:
-        with self._db() as db:
+        with autocommit(self.path) as db:
             row = db.execute(f"SELECT {column} FROM breakers WHERE name = ?", (self.name,))
             return row.fetchone()[0]
 
     def _set(self, assignment: str, *args: Any) -> None:
-        with self._db() as db:
+        with autocommit(self.path) as db:
             db.execute(f"UPDATE breakers SET {assignment} WHERE name = ?", (*args, self.name))
 
     @property

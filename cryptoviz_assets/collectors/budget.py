@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cryptoviz_assets.collectors.state_db import autocommit
 
 
 class BudgetExceededError(Exception):
@@ -42,17 +43,9 @@ class CallBudget:
         self.path = path
         self.clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with autocommit(self.path) as db:
             db.execute("CREATE TABLE IF NOT EXISTS calls (name TEXT NOT NULL, at REAL NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS calls_name_at ON calls (name, at)")
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
 
     def _counts(self, db: sqlite3.Connection, name: str, now: float) -> tuple[int, int]:
         month_start = datetime.fromtimestamp(now, UTC).replace(
@@ -67,7 +60,7 @@ class CallBudget:
     def acquire(self, name: str, limits: Limits) -> Remaining:
         """Take one call, or raise BudgetExceededError naming the limit that refused it."""
         now = self.clock()
-        with self._connect() as db:
+        with autocommit(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 minute, month = self._counts(db, name, now)
@@ -91,6 +84,6 @@ class CallBudget:
         return Remaining(limits.per_minute - minute - 1, limits.per_month - month - 1)
 
     def remaining(self, name: str, limits: Limits) -> Remaining:
-        with self._connect() as db:
+        with autocommit(self.path) as db:
             minute, month = self._counts(db, name, self.clock())
         return Remaining(limits.per_minute - minute, limits.per_month - month)
