@@ -79,6 +79,34 @@ class Suite:
         return [*generic, *self.expectations]
 
 
+def lake_suite(
+    table: str,
+    columns: dict[str, str],
+    expectations: tuple[Expect, ...],
+    time_column: str | None = None,
+    time_grain: timedelta = timedelta(0),
+) -> Suite:
+    """The suite of lake table `table`: check gx_lake_<table> on asset lake/<table>."""
+    key = dg.AssetKey(["lake", table])
+    return Suite(
+        f"lake_{table}", key, "lake", table, columns, expectations, time_column, time_grain
+    )
+
+
+def mart_suite(
+    name: str,
+    columns: dict[str, str],
+    expectations: tuple[Expect, ...],
+    time_column: str | None = None,
+    time_grain: timedelta = timedelta(0),
+) -> Suite:
+    """The suite of mart `name`: check gx_<name> on asset marts/<name>."""
+    key = dg.AssetKey(["marts", name])
+    return Suite(
+        name, key, "warehouse", f"marts.{name}", columns, expectations, time_column, time_grain
+    )
+
+
 def not_null(*columns: str) -> tuple[Expect, ...]:
     return tuple(Expect("ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns)
 
@@ -110,10 +138,7 @@ BAR_SOURCES = [*SOURCES, "consensus"]
 LABELS = ["positive", "neutral", "negative"]
 
 LAKE_SUITES = (
-    Suite(
-        "lake_price_ticks",
-        dg.AssetKey(["lake", "price_ticks"]),
-        "lake",
+    lake_suite(
         "price_ticks",
         {
             "event_id": "string",
@@ -135,10 +160,7 @@ LAKE_SUITES = (
         ),
         time_column="event_time",
     ),
-    Suite(
-        "lake_news_articles",
-        dg.AssetKey(["lake", "news_articles"]),
-        "lake",
+    lake_suite(
         "news_articles",
         {
             "event_id": "string",
@@ -157,10 +179,7 @@ LAKE_SUITES = (
         ),
         time_column="event_time",
     ),
-    Suite(
-        "lake_market_sentiment",
-        dg.AssetKey(["lake", "market_sentiment"]),
-        "lake",
+    lake_suite(
         "market_sentiment",
         {
             "event_id": "string",
@@ -194,11 +213,8 @@ BAR_COLUMNS = {
 
 def bar_suite(name: str, volatility: str, grain: timedelta) -> Suite:
     columns = {(volatility if c == "volatility" else c): t for c, t in BAR_COLUMNS.items()}
-    return Suite(
+    return mart_suite(
         name,
-        dg.AssetKey(["marts", name]),
-        "warehouse",
-        f"marts.{name}",
         columns,
         (
             *not_null("coin_id", "source", "bar_start", "open", "high", "low", "close"),
@@ -217,11 +233,8 @@ def bar_suite(name: str, volatility: str, grain: timedelta) -> Suite:
 MART_SUITES = (
     bar_suite("fct_price_bars_hourly", "volatility_24h", timedelta(hours=1)),
     bar_suite("fct_price_bars_daily", "volatility_30d", timedelta(days=1)),
-    Suite(
+    mart_suite(
         "fct_anomalies",
-        dg.AssetKey(["marts", "fct_anomalies"]),
-        "warehouse",
-        "marts.fct_anomalies",
         {
             "alert_id": "string",
             "coin_id": "string",
@@ -249,11 +262,8 @@ MART_SUITES = (
             unique("coin_id", "alert_type", "window_start"),
         ),
     ),
-    Suite(
+    mart_suite(
         "fct_news_articles",
-        dg.AssetKey(["marts", "fct_news_articles"]),
-        "warehouse",
-        "marts.fct_news_articles",
         {
             "event_id": "string",
             "published_at": "timestamp",
@@ -270,11 +280,8 @@ MART_SUITES = (
         ),
         time_column="published_at",
     ),
-    Suite(
+    mart_suite(
         "fct_sentiment_daily_coin",
-        dg.AssetKey(["marts", "fct_sentiment_daily_coin"]),
-        "warehouse",
-        "marts.fct_sentiment_daily_coin",
         {
             "coin_id": "string",
             "day": "date",
@@ -292,19 +299,13 @@ MART_SUITES = (
             unique("coin_id", "day"),
         ),
     ),
-    Suite(
+    mart_suite(
         "fct_fear_greed_daily",
-        dg.AssetKey(["marts", "fct_fear_greed_daily"]),
-        "warehouse",
-        "marts.fct_fear_greed_daily",
         {"index_date": "date", "value": "integer", "classification": "string"},
         (*not_null("index_date", "value"), between("value", 0, 100), unique("index_date")),
     ),
-    Suite(
+    mart_suite(
         "fct_sentiment_return_correlation",
-        dg.AssetKey(["marts", "fct_sentiment_return_correlation"]),
-        "warehouse",
-        "marts.fct_sentiment_return_correlation",
         {
             "coin_id": "string",
             "day": "date",
@@ -320,19 +321,13 @@ MART_SUITES = (
             unique("coin_id", "day"),
         ),
     ),
-    Suite(
+    mart_suite(
         "dim_coins",
-        dg.AssetKey(["marts", "dim_coins"]),
-        "warehouse",
-        "marts.dim_coins",
         {"coin_id": "string", "symbol": "string", "last_seen": "timestamp"},
         (*not_null("coin_id"), unique("coin_id")),
     ),
-    Suite(
+    mart_suite(
         "fct_stream_alerts",
-        dg.AssetKey(["marts", "fct_stream_alerts"]),
-        "warehouse",
-        "marts.fct_stream_alerts",
         {
             "event_id": "string",
             "coin_id": "string",
