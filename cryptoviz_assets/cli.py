@@ -17,7 +17,7 @@ def main() -> None:
 
 @main.group()
 def broker() -> None:
-    """The embedded Kafka-protocol broker (development, demo and CI)."""
+    """The embedded Apache Kafka broker, one KRaft node (development, demo and CI)."""
 
 
 @broker.command("start")

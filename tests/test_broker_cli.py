@@ -1,4 +1,4 @@
-"""`cryptoviz broker start|status|stop`: the embedded broker's life cycle from the CLI."""
+"""`cryptoviz broker start|status|stop`: the embedded Apache Kafka broker's life cycle."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "TOPIC_"))}
     env["CRYPTOVIZ_VAR_DIR"] = str(tmp_path / "var")
     env["EMBEDDED_KAFKA_PORT"] = str(free_port())
+    env["EMBEDDED_KAFKA_CONTROLLER_PORT"] = str(free_port())
     return env
 
 
@@ -66,7 +67,8 @@ def test_start_status_stop_leaves_nothing_behind(cli_env: dict[str, str]) -> Non
     assert cryptoviz(cli_env, "broker", "stop").strip() == "broker stopped"
     assert not psutil.pid_exists(broker_pid) or broker.status() == psutil.STATUS_ZOMBIE
     assert "broker: stopped" in cryptoviz(cli_env, "broker", "status")
-    assert list((var / "broker").iterdir())  # data was saved on SIGTERM
+    assert (var / "broker" / "logs" / "meta.properties").exists()  # formatted KRaft storage
+    assert (var / "broker" / "cluster-id").read_text().strip()
 
 
 def test_external_cluster_starts_nothing_embedded(
