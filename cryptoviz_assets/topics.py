@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -40,7 +41,17 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[TopicState]
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    metadata = admin.list_topics(timeout=timeout)
+    # On a cluster the broker that answers metadata may learn of a new topic a moment after
+    # the controller created it: ask until every topic is there.
+    deadline = time.monotonic() + timeout
+    while True:
+        metadata = admin.list_topics(timeout=timeout)
+        missing = [name for name in wanted if name not in metadata.topics]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {missing} were created but are not in the metadata")
+        time.sleep(0.2)
     return [
         TopicState(name, len(metadata.topics[name].partitions), name in created) for name in wanted
     ]
