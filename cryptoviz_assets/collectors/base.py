@@ -9,6 +9,7 @@ the collector's other requests (news has one per feed); the run reports it at th
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,12 +61,29 @@ Item = TypeVar("Item")
 
 
 def records(items: Iterable[Item], build: Callable[[Item], Event]) -> Iterator[Event | Rejection]:
-    """`build` each item into an event, or reject it, with the reason, when it is malformed."""
+    """`build` each item into an event, or reject it, with the reason, when it is malformed.
+
+    One event per item, in order (callers may zip them)."""
     for item in items:
         try:
-            yield build(item)
+            event = build(item)
+            check_finite(event.value)
         except RECORD_ERRORS as exc:
             yield Rejection.of(item, exc)
+        else:
+            yield event
+
+
+def check_finite(value: dict[str, Any]) -> None:
+    """Python's json.loads reads NaN and Infinity (and 1e999 as Infinity); no strict JSON
+    reader downstream does, and no price is NaN: such a record is malformed."""
+    bad = [
+        f"{name} ({v})"
+        for name, v in value.items()
+        if isinstance(v, float) and not math.isfinite(v)
+    ]
+    if bad:
+        raise ValueError(f"non-finite number in {', '.join(bad)}")
 
 
 def load_json(response: Response) -> Any:
@@ -73,6 +91,17 @@ def load_json(response: Response) -> Any:
         return json.loads(response.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PayloadError(f"invalid JSON from {response.request.source}: {exc}") from exc
+
+
+def required_text(record: dict[str, Any], key: str) -> str:
+    """An identifying field (id, symbol, slug) as text. str() would turn a null into the coin
+    "None": null, blank or non-text is a malformed record instead."""
+    value = record[key]
+    if value is None:
+        raise ValueError(f"{key} is null")
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{key} is not a non-empty text: {value!r}")
+    return value
 
 
 def number(value: Any) -> float | int | None:

@@ -15,6 +15,7 @@ from cryptoviz_assets.collectors.base import (
     load_json,
     number,
     records,
+    required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
@@ -67,7 +68,7 @@ class CoinGeckoCollector(Collector):
 
 
 def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
-    coin_id = str(coin["id"])
+    coin_id = required_text(coin, "id")
     updated = parse_time(coin["last_updated"])
     key = (SOURCE, coin_id, iso_utc(updated))
     value = envelope(
@@ -75,7 +76,7 @@ def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> E
     )
     value |= {
         "coin_id": coin_id,
-        "symbol": str(coin["symbol"]).upper(),
+        "symbol": required_text(coin, "symbol").upper(),
         "name": str(coin.get("name") or ""),
         "price_usd": number(coin.get("current_price")),
         "market_cap_usd": number(coin.get("market_cap")),

@@ -19,6 +19,7 @@ from cryptoviz_assets.collectors.base import (
     load_json,
     number,
     records,
+    required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
@@ -92,7 +93,7 @@ class CoinMarketCapCollector(Collector):
 
 def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
     quote = listing["quote"]["USD"]
-    coin_id = coingecko_id(str(listing["slug"]))
+    coin_id = coingecko_id(required_text(listing, "slug"))
     updated = parse_time(quote.get("last_updated") or listing["last_updated"])
     key = (SOURCE, coin_id, iso_utc(updated))
     value = envelope(
@@ -100,7 +101,7 @@ def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -
     )
     value |= {
         "coin_id": coin_id,
-        "symbol": str(listing["symbol"]).upper(),
+        "symbol": required_text(listing, "symbol").upper(),
         "name": str(listing.get("name") or ""),
         "price_usd": number(quote.get("price")),
         "market_cap_usd": number(quote.get("market_cap")),
