@@ -18,6 +18,7 @@ from cryptoviz_assets.collectors.base import (
     required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
+from cryptoviz_assets.collectors.currency import refuse_wrong_currency
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 
@@ -64,7 +65,8 @@ class CoinGeckoCollector(Collector):
         body = load_json(response)
         if not isinstance(body, list):
             raise PayloadError(f"expected a JSON array of coins, got: {json.dumps(body)[:300]}")
-        return records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
+        items = records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
+        return refuse_wrong_currency(list(items))
 
 
 def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:

@@ -22,6 +22,7 @@ from cryptoviz_assets.collectors.base import (
     required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
+from cryptoviz_assets.collectors.currency import refuse_wrong_currency
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 
@@ -88,7 +89,8 @@ class CoinMarketCapCollector(Collector):
         status = body.get("status") or {}
         if status.get("error_code") not in (0, "0", None):
             raise PayloadError(f"CoinMarketCap error {status.get('error_code')}: {status}")
-        return records(body["data"], lambda item: price_tick(item, ingest_time, response.replayed))
+        items = records(body["data"], lambda item: price_tick(item, ingest_time, response.replayed))
+        return refuse_wrong_currency(list(items))
 
 
 def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
