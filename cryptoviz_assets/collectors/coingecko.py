@@ -63,6 +63,11 @@ class CoinGeckoCollector(Collector):
 
     def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
         body = load_json(response)
+        if isinstance(body, dict) and "prices" in body:
+            raise PayloadError(
+                "a market_chart body (prices, market_caps, total_volumes as [ms, value]), "
+                "not coins/markets: this collector reads coins/markets only"
+            )
         if not isinstance(body, list):
             raise PayloadError(f"expected a JSON array of coins, got: {json.dumps(body)[:300]}")
         items = records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
