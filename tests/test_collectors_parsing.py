@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cryptoviz_assets.collectors import coin_ids
 from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
@@ -15,8 +16,9 @@ from cryptoviz_assets.collectors.events import event_id, validation_error
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
 from cryptoviz_assets.collectors.http import Request, Response
 from cryptoviz_assets.collectors.news import NewsCollector, strip_html
+from cryptoviz_assets.replay.market import baseline
 from cryptoviz_assets.replay.recordings import data_bytes
-from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.settings import DEFAULT_COIN_IDS, Settings
 from tests.conftest import SHARED_FIXTURES
 
 INGEST = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -362,3 +364,17 @@ def test_a_coin_without_a_coingecko_id_is_refused_not_kept_under_its_slug() -> N
     assert {item.key for item in items if isinstance(item, Event)}.isdisjoint(
         {"made-up-coin", "wrapped-foo"}
     )
+
+
+def test_the_coin_catalogue_is_what_the_shared_recordings_regenerate() -> None:
+    """coingecko_coins.csv is generated from recorded CoinGecko bodies, not edited by hand."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    shipped = Path(coin_ids.__file__).parent / "data" / coin_ids.CATALOGUE
+    assert coin_ids.regenerate(SHARED_FIXTURES) == shipped.read_text()
+    assert set(coin_ids.catalogue()["near"]) == {"near"}  # CoinMarketCap's near-protocol
+
+
+def test_the_replayed_market_keys_coins_as_the_collectors_do() -> None:
+    """The replay market derives its CoinGecko ids with the same map: the default coin list."""
+    assert [coin.coingecko_id for coin in baseline()] == DEFAULT_COIN_IDS
