@@ -68,6 +68,8 @@ def collect(
         metadata["errors"] = exc.report.errors
         raise dg.Failure(description=str(exc), metadata=metadata) from exc
     metadata = report_metadata(report)
+    if unmapped := report.refused(UNMAPPED):
+        context.log.warning(f"{collector.name}: no CoinGecko id for {', '.join(unmapped)}")
     context.log.info(
         f"{collector.name}: fetched {metadata['fetched']}, published {metadata['published']}, "
         f"deduplicated {metadata['deduplicated']}, dead-lettered {metadata['dead_lettered']}"
