@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptoviz_assets.collectors.coin_ids import coingecko_id
 from cryptoviz_assets.replay.recordings import CMC_LISTINGS, data_json, fear_greed_days
 
 CYCLE_TICKS = 20
@@ -37,11 +38,6 @@ NEWS_EVERY_TICKS = 5
 NEWS_FEEDS = ("coindesk", "cointelegraph")
 NEWS_PER_FEED = 20
 
-# CoinMarketCap slug -> CoinGecko id, for the coins of the recorded snapshot.
-CG_IDS = {
-    "xrp": "ripple", "binance-coin": "binancecoin", "bitcoin-sv": "bitcoin-cash-sv",
-    "crypto-com-coin": "crypto-com-chain", "unus-sed-leo": "leo-token",
-}  # fmt: skip
 # All-time highs and lows as CoinGecko reported them on 2020-05-07 (recorded payload).
 ATH_ATL = {
     "bitcoin": (19665.39, "2017-12-16T00:00:00.000Z", 67.81, "2013-07-06T00:00:00.000Z"),
@@ -79,7 +75,7 @@ def baseline() -> list[Coin]:
         usd = item["quote"]["USD"]
         coins.append(
             Coin(
-                coingecko_id=CG_IDS.get(item["slug"], item["slug"]),
+                coingecko_id=coingecko_id(item["symbol"], item["name"], item["slug"]),
                 cmc_id=item["id"],
                 slug=item["slug"],
                 symbol=item["symbol"],
