@@ -112,7 +112,8 @@ def _sample_memory(job: StreamProcess, peak: list[int], stop: threading.Event) -
 
 def main(rate: float = 10_000, seconds: float = 60) -> None:
     root = Path(tempfile.mkdtemp(prefix="cryptoviz-bench-"))
-    broker = EmbeddedBroker(data_dir=root / "broker", port=free_port(), run_dir=root / "run")
+    ports = {"port": free_port(), "controller_port": free_port()}
+    broker = EmbeddedBroker(data_dir=root / "broker", run_dir=root / "run", **ports)
     broker.start()
     settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, var_dir=root / "var")
     ensure_topics(settings)
