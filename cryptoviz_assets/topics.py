@@ -5,10 +5,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    ClusterMetadata,
+    NewTopic,
+    OffsetSpec,
+    TopicMetadata,
+)
 
 from cryptoviz_assets.settings import Settings
+
+# What a partition answers while its new leader loads it (librdkafka does not flag these
+# as retriable in admin results).
+NOT_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 
 @dataclass(frozen=True)
@@ -41,17 +55,51 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[TopicState]
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    # On a cluster the broker that answers metadata may learn of a new topic a moment after
-    # the controller created it: ask until every topic is there.
+    # Kafka answers CreateTopics before every broker knows the topic and before each new
+    # partition has a leader: ask until all of them are usable, or reads fail with
+    # UNKNOWN_TOPIC / NOT_LEADER_FOR_PARTITION.
     deadline = time.monotonic() + timeout
     while True:
         metadata = admin.list_topics(timeout=timeout)
-        missing = [name for name in wanted if name not in metadata.topics]
-        if not missing:
+        waiting = [name for name in wanted if not _usable(metadata.topics.get(name))]
+        if not waiting:
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"topics {missing} were created but are not in the metadata")
+            raise TimeoutError(f"topics {waiting} were created but have no leader yet")
         time.sleep(0.2)
+    if created:
+        _wait_until_readable(admin, metadata, sorted(created), deadline)
     return [
         TopicState(name, len(metadata.topics[name].partitions), name in created) for name in wanted
     ]
+
+
+def _usable(topic: TopicMetadata | None) -> bool:
+    """Known to the broker, and every partition led by a broker."""
+    if topic is None or topic.error is not None or not topic.partitions:
+        return False
+    return all(p.error is None and p.leader >= 0 for p in topic.partitions.values())
+
+
+def _wait_until_readable(
+    admin: AdminClient, metadata: ClusterMetadata, topics: list[str], deadline: float
+) -> None:
+    """A leader named in the metadata may still be loading the partition (ListOffsets then
+    answers NOT_LEADER_OR_FOLLOWER): ask for the end offsets until every partition answers."""
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in metadata.topics[topic].partitions
+    ]
+    while True:
+        futures = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
+        failed = []
+        for tp, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() not in NOT_YET or time.monotonic() > deadline:
+                    raise
+                failed.append(tp)
+        if not failed:
+            return
+        partitions = failed
+        time.sleep(0.2)
