@@ -6,6 +6,9 @@ z-scores and the injected events) in a couple of minutes. It starts the market
 `advance()` after collecting each snapshot, so no snapshot is skipped or repeated. Once the
 market time reaches the wall clock it simply follows it: the market never runs ahead of
 real time, so event times are never in the future.
+
+A market started in the past counts its snapshots from its first one (`origin`), so the
+demo replays the same snapshots, with the same injected events, whenever it runs.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ class CatchUpClock:
         self._wall = wall
         self._tick_seconds = tick_seconds
         self._lock = threading.Lock()
-        start = (wall() // tick_seconds - history_ticks) * tick_seconds
-        self._frozen_at: float | None = start if history_ticks > 0 else None
+        first_tick = int(wall() // tick_seconds) - history_ticks
+        self._frozen_at: float | None = first_tick * tick_seconds if history_ticks > 0 else None
+        # The tick a market on this clock counts from: its first snapshot when it starts in
+        # the past, else the epoch (a restarted wall-clock market carries on where it was).
+        self.origin = first_tick if history_ticks > 0 else 0
 
     def __call__(self) -> float:
         now = self._wall()
