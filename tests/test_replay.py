@@ -184,6 +184,10 @@ def test_a_market_replayed_from_the_past_is_the_same_whenever_it_starts() -> Non
     walls = (T0 + 7 * 60 + 13, T0 + 3 * 86400 + 11 * 60 + 59)  # different cycle phases, days
     clocks = [CatchUpClock(60, HISTORY_TICKS, wall=lambda w=w: w) for w in walls]
     apps = [ReplayApp("market", seed=42, clock=clock) for clock in clocks]
+    for wall, app in zip(walls, apps, strict=True):
+        start = app.market.tick_time(app.market.tick())
+        assert start % 3600 == 0  # the top of an hour: the same hourly and daily bars
+        assert wall - 100 * 60 < start <= wall - HISTORY_TICKS * 60  # never in the future
     with ReplayServer(apps[0]) as first, ReplayServer(apps[1]) as second, httpx.Client() as client:
         for snapshot in range(HISTORY_TICKS + 1):
             expected = snapshot_without_times(client, first)
