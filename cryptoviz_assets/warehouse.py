@@ -140,11 +140,11 @@ def query(sql: str, path: Path) -> QueryResult:
     with connect_read_only(path) as con:
         try:
             cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return QueryResult(columns, cursor.fetchall() if columns else [])
         except duckdb.PermissionException as error:
             raise ReaderRefusedError(f"refused: {READER_RULE} ({error})") from error
         except duckdb.InvalidInputException as error:
             if "configuration has been locked" not in str(error):
                 raise
             raise ReaderRefusedError(f"refused: {READER_RULE} ({error})") from error
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return QueryResult(columns, cursor.fetchall() if columns else [])

@@ -61,6 +61,7 @@ REFUSED = [
     "select * from read_csv('/etc/passwd')",  # read a file
     "select * from read_text('/etc/hostname')",
     "copy (select 42) to 'x.csv'",  # write a file
+    "select 1; copy (select 42) to 'x.csv'",
     "copy marts.fct_anomalies to 'anomalies.parquet' (format parquet)",
     "export database 'dump'",
     "attach 'other.duckdb' as other",  # another database
