@@ -4,7 +4,9 @@ Dagster instance, so everything it did is there to inspect in the UI afterwards.
 1. Kafka topics, then the Fear & Greed history backfill.
 2. The collectors, once per market tick, over HISTORY_TICKS one-minute snapshots that the
    replay server plays from the past (replay/clock.py): enough history for rolling
-   z-scores, and two cycles of the injected spike, volume burst and divergence.
+   z-scores, and two cycles of the injected spike, volume burst and divergence. The market
+   counts them from its first snapshot, so every run replays the same ones (replay/market.py)
+   and finds the same alerts.
 3. Each streaming job once (Trigger.AvailableNow): what Kafka holds lands in the lake.
 4. The marts: dbt build, dbt tests and Great Expectations checks, then the snapshot.
 A run that fails does not stop the others; the summary says what failed.
