@@ -23,17 +23,8 @@ The producer runs in this process and shares the 2 cores with Spark: figures are
 for the whole pipeline on one machine, not Spark alone. The load average is printed too:
 other work on the machine moves the figures a lot.
 
-Figures on this machine (2 cores, 24 GB; trigger 0.5 s, maxOffsetsPerTrigger 50,000,
-dedupe 120 s; 100 coins, 3 partitions):
-
-  before (two Kafka reads per batch: ticks and bars queries; Spark dedupe in RocksDB;
-  every read task waited 0.5 s for records past its range), 10,000/s for 60 s:
-    landed 8,654/s, p50 6.80 s, p95 10.72 s, max 11.7 s, peak 4.2 GiB  (quiet machine)
-  after (one query, no Spark state: dedupe and bars in foreachBatch with per-batch
-  versioned state; reads ask for exactly the records due), 10,000/s for 60 s:
-    landed 9,970/s, p50 0.49 s, p95 1.02 s, max 2.5 s, peak 2.8 GiB  (load 1.5 at start)
-  after, 20,000/s for 60 s: does not keep up (landed 17,744/s, p50 1.5 s, p95 8.0 s):
-    the ceiling here is ~18,000/s with the producer on the same two cores.
+Settings: trigger 0.5 s, maxOffsetsPerTrigger 50,000, dedupe 120 s; 100 coins, 3 partitions.
+The figures, with the conditions they were measured in, are in the README ("Benchmarks").
 """
 
 from __future__ import annotations
