@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 
-
 ALIGN_SECONDS = 3600  # a market started in the past starts at the top of an hour
 
 
