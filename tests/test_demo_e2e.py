@@ -96,6 +96,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     result = subprocess.run(
         [*CLI, "demo", "--no-ui"], env=env, cwd=root, capture_output=True, text=True, timeout=1500
     )
+    (root / "demo-output.txt").write_text(result.stdout + result.stderr)  # for a look afterwards
     run = Demo(env, root / "var", result.stdout)
     try:
         assert result.returncode == 0, result.stdout + result.stderr
