@@ -88,6 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env |= {
         "CRYPTOVIZ_VAR_DIR": str(root / "var"),
         "EMBEDDED_KAFKA_PORT": str(free_port()),
+        "EMBEDDED_KAFKA_CONTROLLER_PORT": str(free_port()),
         "REPLAY_PORT": str(free_port()),
         "DAGSTER_PORT": str(free_port()),
     }
