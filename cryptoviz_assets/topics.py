@@ -16,14 +16,6 @@ from confluent_kafka.admin import (
 
 from cryptoviz_assets.settings import Settings
 
-# What a partition answers while its new leader loads it (librdkafka does not flag these
-# as retriable in admin results).
-NOT_YET = {
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-}
-
 
 @dataclass(frozen=True)
 class TopicState:
@@ -84,8 +76,9 @@ def _usable(topic: TopicMetadata | None) -> bool:
 def _wait_until_readable(
     admin: AdminClient, metadata: ClusterMetadata, topics: list[str], deadline: float
 ) -> None:
-    """A leader named in the metadata may still be loading the partition (ListOffsets then
-    answers NOT_LEADER_OR_FOLLOWER): ask for the end offsets until every partition answers."""
+    """A leader named in the metadata may still be loading the partition: ListOffsets then
+    answers NOT_LEADER_OR_FOLLOWER or UNKNOWN_LEADER_EPOCH for a moment (librdkafka does not
+    flag these as retriable). Ask until every partition answers, or the deadline passes."""
     partitions = [
         TopicPartition(topic, p) for topic in topics for p in metadata.topics[topic].partitions
     ]
@@ -95,8 +88,8 @@ def _wait_until_readable(
         for tp, future in futures.items():
             try:
                 future.result()
-            except KafkaException as exc:
-                if exc.args[0].code() not in NOT_YET or time.monotonic() > deadline:
+            except KafkaException:
+                if time.monotonic() > deadline:
                     raise
                 failed.append(tp)
         if not failed:
