@@ -14,7 +14,7 @@ import base64
 import signal
 import subprocess
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,6 @@ class EmbeddedBroker:
     min_insync_replicas: int = 1
     partitions: int = 3
     name: str = "broker"
-    overrides: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedBroker:
@@ -146,7 +145,6 @@ class EmbeddedBroker:
             "broker.session.timeout.ms": "3000",
             "num.io.threads": "4",
             "num.network.threads": "2",
-            **self.overrides,
         }
         lines = [f"{key}={value}" for key, value in config.items()]
         self.config_file.write_text("\n".join(lines) + "\n")
