@@ -1,6 +1,7 @@
 # CryptoViz: the two commands users need are `make demo` and `make test`.
-# Both set everything up from nothing: uv (from PyPI) into var/tools, then the locked
-# environment into .venv with the machine's python3 (3.11).
+# Both set everything up from nothing: uv (from PyPI) into var/tools, the locked
+# environment into .venv with the machine's python3 (3.11), and the pinned JVM parts
+# (Apache Kafka, Spark's Kafka connector) with Maven into var/jars.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -10,18 +11,30 @@ TOOLS := var/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+JARS := var/jars
+MVN := mvn --batch-mode --quiet -Dmaven.repo.local=$(CURDIR)/var/maven
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo demo-once test lint format stop clean docs browser
+.PHONY: setup jars demo demo-once test lint format stop clean docs browser
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
 
-## setup: create .venv from uv.lock (idempotent, fast when nothing changed)
-setup: $(UV)
+# One bundle of jars per jvm/<name>/pom.xml, fetched once (then offline) into var/jars/<name>.
+$(JARS)/%/.fetched: jvm/%/pom.xml
+	rm -rf $(JARS)/$*
+	$(MVN) -f $< dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=$(CURDIR)/$(JARS)/$*
+	touch $@
+
+## jars: Apache Kafka and Spark's Kafka connector from Maven Central (needs Java 17 + Maven)
+jars: $(JARS)/kafka/.fetched $(JARS)/spark-kafka/.fetched
+
+## setup: create .venv from uv.lock and fetch the jars (idempotent, fast when nothing changed)
+setup: $(UV) jars
 	$(UV) sync --frozen --python $(PYTHON)
 	$(BIN)/python -m cryptoviz_assets.dbt  # the dbt manifest Dagster loads (dbt parse, offline)
 

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from cryptoviz_assets.processes import interrupt_on_sigterm
+
 PROBE = (
     "import time; t = time.perf_counter()\n"
     "from cryptoviz_assets.definitions import defs\n"
@@ -43,4 +45,5 @@ def main(runs: int = 5) -> None:
 
 
 if __name__ == "__main__":
+    interrupt_on_sigterm()  # SIGTERM runs the cleanup, like Ctrl-C
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from cryptoviz_assets.processes import interrupt_on_sigterm
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 COINS = 20
 SOURCES = ("coingecko", "coinmarketcap")
@@ -156,4 +158,5 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
+    interrupt_on_sigterm()  # SIGTERM runs the cleanup, like Ctrl-C
     main([int(arg) for arg in sys.argv[1:]] or [1_000_000, 10_000_000])

@@ -19,7 +19,7 @@ def main() -> None:
 
 @main.group()
 def broker() -> None:
-    """The embedded Kafka-protocol broker (development, demo and CI)."""
+    """The embedded Apache Kafka broker, one KRaft node (development, demo and CI)."""
 
 
 @broker.command("start")
@@ -116,13 +116,16 @@ def demo(no_ui: bool) -> None:
 @click.argument("statement")
 @click.option("--max-rows", default=100, show_default=True, help="Rows to print at most.")
 def sql(statement: str, max_rows: int) -> None:
-    """Run SQL against the published marts snapshot (read-only; never waits for a build)."""
-    from cryptoviz_assets.warehouse import query
+    """Run SQL against the published marts snapshot (read-only; never waits for a build).
+
+    The snapshot only: no file is read or written, no database attached, no extension loaded.
+    """
+    from cryptoviz_assets.warehouse import ReaderRefusedError, query
 
     path = get_settings().warehouse_path
     try:
         result = query(statement, path)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ReaderRefusedError) as error:
         raise click.ClickException(str(error)) from error
     except Exception as error:  # duckdb errors: show the message, not a traceback
         raise click.ClickException(f"{type(error).__name__}: {error}") from error

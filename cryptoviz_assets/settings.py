@@ -2,7 +2,7 @@
 
 Values come from the environment, then an optional `.env` file in the working directory,
 then the defaults below. The defaults describe the offline developer setup: an embedded
-Kafka-protocol broker on loopback, the replay server instead of the live APIs, and every
+Apache Kafka broker on loopback, the replay server instead of the live APIs, and every
 file under the project's `var/` directory.
 
 Secrets are `SecretStr`: they print as `**********` in reprs, logs and `cryptoviz settings`.
@@ -25,13 +25,6 @@ class SourceMode(StrEnum):
 
     LIVE = "live"  # the real public APIs
     REPLAY = "replay"  # the local replay server of recorded payloads
-
-
-class KafkaSparkFormat(StrEnum):
-    """Which Spark source reads Kafka."""
-
-    PYTHON = "python"  # streaming.kafka_source: PySpark Python Data Source over confluent-kafka
-    KAFKA = "kafka"  # the official spark-sql-kafka connector (needs its jar)
 
 
 class ReplayScenario(StrEnum):
@@ -103,6 +96,9 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     embedded_kafka_port: int = Field(default=19092, ge=1, le=65535)
+    embedded_kafka_controller_port: int = Field(
+        default=19093, ge=1, le=65535, description="The embedded KRaft controller's port."
+    )
 
     topic_prices: str = "crypto-prices"
     topic_news: str = "crypto-news"
@@ -112,11 +108,6 @@ class Settings(BaseSettings):
 
     # --- Spark -----------------------------------------------------------------------
     spark_master: str = "local[2]"
-    kafka_spark_format: KafkaSparkFormat = Field(
-        default=KafkaSparkFormat.PYTHON,
-        description="Spark's Kafka source: 'python' (our DataSource over confluent-kafka) or "
-        "'kafka' (the official connector, when its jar is on the classpath).",
-    )
     checkpoint_root: str = Field(
         default="", description="Spark checkpoints (default var/checkpoints/<job>)."
     )
@@ -126,6 +117,11 @@ class Settings(BaseSettings):
         "A query with a checkpoint always resumes from it.",
     )
     stream_max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    stream_fail_on_data_loss: bool = Field(
+        default=True,
+        description="Stop a query when records it has not read are gone from Kafka "
+        "(retention, a deleted topic) instead of skipping them silently.",
+    )
     stream_trigger_seconds: float = Field(default=1.0, ge=0)
     stream_price_watermark_seconds: int = Field(
         default=120, ge=0, description="How late a price tick may arrive and still count in bars."

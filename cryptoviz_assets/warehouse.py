@@ -6,6 +6,11 @@ So dbt writes `build.duckdb` (WAREHOUSE_BUILD_PATH) and, after every successful 
 (`os.replace`, atomic on POSIX). Readers (`cryptoviz sql`, dashboards, GX) open the
 published file read-only: a reader that opened the previous snapshot keeps reading that
 inode, a new reader gets the new one, and neither ever waits for the writer.
+
+A reader runs whatever SQL it is given, so it is sandboxed to the snapshot: DuckDB's
+external access is off and the configuration locked, so no statement reads or writes a
+file (read_csv, COPY, EXPORT), attaches another database, installs or loads an extension,
+or changes a setting to lift any of that.
 """
 
 from __future__ import annotations
@@ -87,12 +92,29 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+# Set at connect time: the database file named there is still opened, nothing else is.
+READER_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+READER_RULE = (
+    "a warehouse reader may only read the published snapshot: reading or writing files, "
+    "attaching databases, installing or loading extensions and changing settings are disabled"
+)
+
+
+class ReaderRefusedError(Exception):
+    """A statement tried to step outside the snapshot; the message says which rule and why."""
+
+
 def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a published snapshot, timestamps shown in UTC."""
+    """A read-only connection to a published snapshot, sandboxed, timestamps shown in UTC."""
     if not path.exists():
         raise FileNotFoundError(f"no published warehouse at {path}: build the marts first")
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config=READER_CONFIG)
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set lock_configuration = true")  # last: no SET can undo the sandbox
     return con
 
 
@@ -111,8 +133,18 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def query(sql: str, path: Path) -> QueryResult:
-    """Run one SQL statement against the published snapshot at `path`."""
+    """Run one SQL statement against the published snapshot at `path`.
+
+    Raises ReaderRefusedError, naming the rule, when the statement tries to leave the sandbox.
+    """
     with connect_read_only(path) as con:
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return QueryResult(columns, cursor.fetchall() if columns else [])
+        try:
+            cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return QueryResult(columns, cursor.fetchall() if columns else [])
+        except duckdb.PermissionException as error:
+            raise ReaderRefusedError(f"refused: {READER_RULE} ({error})") from error
+        except duckdb.InvalidInputException as error:
+            if "configuration has been locked" not in str(error):
+                raise
+            raise ReaderRefusedError(f"refused: {READER_RULE} ({error})") from error

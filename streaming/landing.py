@@ -20,7 +20,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
 from streaming.events import Rule, dedup_key, parse
-from streaming.kafka_source import read_kafka
+from streaming.kafka_reader import read_kafka
 from streaming.lake import Lake
 from streaming.runner import BatchWriter, Trigger
 

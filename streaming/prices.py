@@ -34,7 +34,7 @@ from cryptoviz_assets.settings import Settings
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.dedupe import SeenIds
 from streaming.events import PRICE_TICK, parse, price_rules
-from streaming.kafka_source import read_kafka
+from streaming.kafka_reader import read_kafka
 from streaming.lake import Lake
 from streaming.landing import day_of, now_utc, split_batch, with_column
 from streaming.runner import BatchWriter, Trigger, job_main

@@ -1,5 +1,7 @@
 """The SparkSession every streaming job uses, built from the project settings.
 
+Spark's Kafka connector comes from `var/jars/spark-kafka` (fetched by `make setup`) through
+`spark.jars`, so the same session runs on a cluster: the driver ships the jars to executors.
 Tuned for a small machine: local mode, two shuffle partitions (the defaults' 200 tiny tasks
 per batch dominate latency), no UI or console progress bar, UTC everywhere so event times
 and lake partitions never depend on the host's time zone.
@@ -12,6 +14,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from cryptoviz_assets import jvm
 from cryptoviz_assets.settings import Settings
 
 
@@ -24,6 +27,7 @@ def build_spark(app_name: str, settings: Settings) -> SparkSession:
     spark = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
+        .config("spark.jars", ",".join(str(jar) for jar in jvm.jars(jvm.SPARK_KAFKA)))
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")

@@ -93,8 +93,17 @@ class FaultServer:
         self.httpd.server_close()
 
 
+def strict_json(raw: bytes) -> Any:
+    """JSON as strict readers take it: NaN and Infinity (Python's json.loads default) refused."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"non-standard JSON constant {constant} in {raw[:200]!r}")
+
+    return json.loads(raw, parse_constant=refuse)
+
+
 def read_topic(settings: Settings, topic: str, timeout: float = 15.0) -> list[dict[str, Any]]:
-    """Every record of `topic` from the beginning: key, value (parsed JSON) and headers."""
+    """Every record of `topic` from the beginning: key, value (strict JSON) and headers."""
     consumer = Consumer(
         {
             **settings.kafka_client_config(),
@@ -120,7 +129,7 @@ def read_topic(settings: Settings, topic: str, timeout: float = 15.0) -> list[di
             records.append(
                 {
                     "key": (message.key() or b"").decode(),
-                    "value": json.loads(message.value()),
+                    "value": strict_json(message.value()),
                     "headers": dict(message.headers() or []),
                     "partition": message.partition(),
                 }

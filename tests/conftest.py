@@ -1,4 +1,4 @@
-"""Shared fixtures: a real embedded broker on a free loopback port, isolated settings."""
+"""Shared fixtures: a real Apache Kafka broker on free loopback ports, isolated settings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
 
 
 def start_broker(root: Path) -> EmbeddedBroker:
-    broker = EmbeddedBroker(data_dir=root / "broker", port=free_port(), run_dir=root / "run")
+    ports = {"port": free_port(), "controller_port": free_port()}
+    broker = EmbeddedBroker(data_dir=root / "broker", run_dir=root / "run", **ports)
     broker.start()
     return broker
 

@@ -1,4 +1,4 @@
-"""`cryptoviz broker start|status|stop`: the embedded broker's life cycle from the CLI."""
+"""`cryptoviz broker start|status|stop`: the embedded Apache Kafka broker's life cycle."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "TOPIC_"))}
     env["CRYPTOVIZ_VAR_DIR"] = str(tmp_path / "var")
     env["EMBEDDED_KAFKA_PORT"] = str(free_port())
+    env["EMBEDDED_KAFKA_CONTROLLER_PORT"] = str(free_port())
     return env
 
 
@@ -46,14 +47,17 @@ def test_start_status_stop_leaves_nothing_behind(cli_env: dict[str, str]) -> Non
     first = cryptoviz(cli_env, "broker", "start")
     for topic in TOPICS:
         assert f"topic {topic}: 3 partitions (created)" in first
-    assert "broker: ready, PID" in first
+    assert "broker: ready, Apache Kafka (KRaft) PID" in first
     assert address in first
 
     metadata = AdminClient({"bootstrap.servers": address}).list_topics(timeout=5)
     assert {t: len(metadata.topics[t].partitions) for t in TOPICS} == dict.fromkeys(TOPICS, 3)
     broker_pid = json.loads((var / "run" / "broker.pid").read_text())["pid"]
     broker = psutil.Process(broker_pid)
-    assert any(c.laddr.ip == "127.0.0.1" for c in broker.net_connections("tcp"))
+    # Java listens on dual-stack sockets: loopback shows as ::ffff:127.0.0.1.
+    listening = {c.laddr.ip for c in broker.net_connections("tcp") if c.status == "LISTEN"}
+    assert listening, "the broker listens"
+    assert listening <= {"127.0.0.1", "::ffff:127.0.0.1"}, f"not loopback only: {listening}"
     assert (var / "broker").is_dir()
 
     # Starting again is idempotent: same process, topics left as they are.
@@ -66,7 +70,8 @@ def test_start_status_stop_leaves_nothing_behind(cli_env: dict[str, str]) -> Non
     assert cryptoviz(cli_env, "broker", "stop").strip() == "broker stopped"
     assert not psutil.pid_exists(broker_pid) or broker.status() == psutil.STATUS_ZOMBIE
     assert "broker: stopped" in cryptoviz(cli_env, "broker", "status")
-    assert list((var / "broker").iterdir())  # data was saved on SIGTERM
+    assert (var / "broker" / "logs" / "meta.properties").exists()  # formatted KRaft storage
+    assert (var / "broker" / "cluster-id").read_text().strip()
 
 
 def test_external_cluster_starts_nothing_embedded(

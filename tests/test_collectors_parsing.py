@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cryptoviz_assets.collectors import coin_ids
 from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
@@ -15,8 +16,9 @@ from cryptoviz_assets.collectors.events import event_id, validation_error
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
 from cryptoviz_assets.collectors.http import Request, Response
 from cryptoviz_assets.collectors.news import NewsCollector, strip_html
+from cryptoviz_assets.replay.market import baseline
 from cryptoviz_assets.replay.recordings import data_bytes
-from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.settings import DEFAULT_COIN_IDS, Settings
 from tests.conftest import SHARED_FIXTURES
 
 INGEST = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -206,3 +208,173 @@ def test_unreadable_payloads_raise_payload_error(
 ) -> None:
     with pytest.raises(PayloadError, match=message):
         parse(collector_type(Settings()), "x", body)
+
+
+def rejections(items: list[Event | Rejection]) -> dict[int, Rejection]:
+    return {n: item for n, item in enumerate(items) if isinstance(item, Rejection)}
+
+
+def test_non_finite_numbers_and_null_ids_are_rejected_and_the_rest_parse() -> None:
+    """Python's json.loads accepts NaN and Infinity, and a null id must not become "None"."""
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    coins[0]["current_price"] = float("nan")
+    coins[1]["total_volume"] = float("inf")
+    coins[2]["id"] = None
+    coins[3]["symbol"] = None
+    body = json.dumps(coins).encode()  # NaN and Infinity, as a lax JSON writer sends them
+    assert b"NaN" in body
+    assert b"Infinity" in body
+    items = parse(CoinGeckoCollector(Settings()), "coingecko", body)
+    refused = rejections(items)
+    assert sorted(refused) == [0, 1, 2, 3]
+    assert "non-finite number" in refused[0].reason
+    assert "price_usd" in refused[0].reason
+    assert "non-finite number" in refused[1].reason
+    assert "volume_24h_usd" in refused[1].reason
+    assert "id" in refused[2].reason
+    assert "null" in refused[2].reason
+    assert "symbol" in refused[3].reason
+    assert "null" in refused[3].reason
+    assert json.loads(refused[0].raw)["id"] == "bitcoin"  # the raw record, for the DLQ
+    (good,) = (item for item in items if isinstance(item, Event))
+    assert good.key == "binancecoin"
+    assert json.dumps(good.value, allow_nan=False)
+
+
+def test_coinmarketcap_non_finite_and_null_fields_are_rejected() -> None:
+    body = json.loads(data_bytes("listings_latest_2020-05-07_top20.json"))
+    body["data"][0]["quote"]["USD"]["price"] = float("-inf")
+    body["data"][1]["symbol"] = None
+    body["data"][2]["slug"] = None
+    body["data"][3]["circulating_supply"] = float("nan")
+    items = parse(CoinMarketCapCollector(Settings()), "coinmarketcap", json.dumps(body).encode())
+    refused = rejections(items)
+    assert sorted(refused) == [0, 1, 2, 3]
+    assert "price_usd" in refused[0].reason
+    assert "symbol" in refused[1].reason
+    assert "slug" in refused[2].reason
+    assert "circulating_supply" in refused[3].reason
+    assert sum(isinstance(item, Event) for item in items) == 16
+    assert all(item.value["coin_id"] != "None" for item in items if isinstance(item, Event))
+
+
+def test_fear_greed_bare_data_array_parses() -> None:
+    """A history kept as its bare `data` array (no name/metadata envelope) is still read."""
+    days = json.loads(data_bytes("fng_limit30_2026-08-04_to_2026-09-02.json"))["data"]
+    items = parse(FearGreedCollector(Settings()), "alternative_me", json.dumps(days).encode())
+    assert all(isinstance(item, Event) for item in items)
+    assert [item.value for item in items if isinstance(item, Event)] == [
+        e.value for e in events_of("fng_limit30_2026-08-04_to_2026-09-02.json")
+    ]
+
+
+def quoted_in(rate: float, coins: list[dict[str, object]]) -> bytes:
+    """The same coins/markets body as if asked for another vs_currency at this rate."""
+    fields = ("current_price", "market_cap", "total_volume", "high_24h", "low_24h", "ath", "atl")
+    for coin in coins:
+        for name in fields:
+            if isinstance(coin.get(name), int | float):
+                coin[name] = coin[name] * rate  # type: ignore[operator]
+    return json.dumps(coins).encode()
+
+
+def test_a_coingecko_body_in_another_currency_is_refused() -> None:
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    with pytest.raises(PayloadError, match=r"wrong currency.*USDT 0\.94.*USDC 0\.94"):
+        parse(CoinGeckoCollector(Settings()), "coingecko", quoted_in(0.94, coins))
+
+
+def test_the_eur_recording_is_refused_as_wrong_currency() -> None:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    body = (SHARED_FIXTURES / "coingecko" / "coins_markets_EUR_2025-03-04_top30.json").read_bytes()
+    with pytest.raises(PayloadError, match=r"wrong currency.*USDT 0\.949"):
+        parse(CoinGeckoCollector(Settings()), "coingecko", body)
+
+
+def test_a_coinmarketcap_body_in_another_currency_is_refused() -> None:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    path = SHARED_FIXTURES / "coinmarketcap" / "listings_latest_2024-09-17T1600Z_top20.json"
+    body = json.loads(path.read_bytes())
+    for listing in body["data"]:
+        listing["quote"]["USD"]["price"] *= 0.79  # GBP, mislabelled as USD
+    with pytest.raises(PayloadError, match="wrong currency"):
+        parse(CoinMarketCapCollector(Settings()), "coinmarketcap", json.dumps(body).encode())
+    assert len(parse(CoinMarketCapCollector(Settings()), "coinmarketcap", path.read_bytes())) == 20
+
+
+def test_one_depegged_stablecoin_is_not_a_wrong_currency() -> None:
+    """USDC at 0.87 (March 2023) while USDT holds 1.00: the body is still in USD."""
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    (usdc,) = (coin for coin in coins if coin["symbol"] == "usdc")
+    usdc["current_price"] = 0.87
+    items = parse(CoinGeckoCollector(Settings()), "coingecko", json.dumps(coins).encode())
+    assert [item.value["price_usd"] for item in items if isinstance(item, Event)][3] == 0.87
+    assert len([item for item in items if isinstance(item, Event)]) == 5
+
+
+def test_a_single_stablecoin_gives_no_currency_verdict() -> None:
+    """One stablecoin alone cannot tell a depeg from another currency: no verdict."""
+    body = json.loads(data_bytes("listings_latest_2020-05-07_top20.json"))
+    (usdt,) = (item for item in body["data"] if item["symbol"] == "USDT")
+    usdt["quote"]["USD"]["price"] = 0.95
+    items = parse(CoinMarketCapCollector(Settings()), "coinmarketcap", json.dumps(body).encode())
+    assert len([item for item in items if isinstance(item, Event)]) == 20
+
+
+# The hand-written map the derived one replaces: every entry is still what it derives.
+HAND_MAP = {
+    "xrp": "ripple", "bnb": "binancecoin", "binance-coin": "binancecoin",
+    "bitcoin-sv": "bitcoin-cash-sv", "crypto-com-coin": "crypto-com-chain",
+    "unus-sed-leo": "leo-token", "avalanche": "avalanche-2", "polkadot-new": "polkadot",
+    "multi-collateral-dai": "dai", "usd-coin": "usd-coin", "toncoin": "the-open-network",
+    "shiba-inu": "shiba-inu", "huobi-token": "huobi-token",
+}  # fmt: skip
+
+
+def test_every_shared_coinmarketcap_coin_gets_its_coingecko_id() -> None:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    for path in sorted((SHARED_FIXTURES / "coinmarketcap").glob("*.json")):
+        listings = json.loads(path.read_bytes())["data"]
+        items = parse(CoinMarketCapCollector(Settings()), "coinmarketcap", path.read_bytes())
+        assert rejections(items) == {}, path.name
+        for listing, item in zip(listings, items, strict=True):
+            assert isinstance(item, Event)
+            slug = listing["slug"]
+            assert item.key == HAND_MAP.get(slug, item.key), slug
+            if slug == "near-protocol":
+                assert item.key == "near"  # CoinGecko's id, not CoinMarketCap's slug
+            elif slug not in HAND_MAP:
+                assert item.key == slug  # same id on both sources (bitcoin, tether, ...)
+
+
+def test_a_coin_without_a_coingecko_id_is_refused_not_kept_under_its_slug() -> None:
+    body = json.loads(data_bytes("listings_latest_2020-05-07_top20.json"))
+    body["data"][5] |= {"slug": "made-up-coin", "symbol": "MUPC", "name": "Made Up Coin"}
+    body["data"][6] |= {"slug": "wrapped-foo", "symbol": "BTC", "name": "Wrapped Foo"}
+    items = parse(CoinMarketCapCollector(Settings()), "coinmarketcap", json.dumps(body).encode())
+    refused = rejections(items)
+    assert sorted(refused) == [5, 6]
+    assert refused[5].kind == refused[6].kind == "unmapped_coin"
+    assert refused[5].subject == "made-up-coin"
+    assert "no CoinGecko coin has the symbol MUPC" in refused[5].reason
+    assert "bitcoin" in refused[6].reason  # the candidate the names did not confirm
+    assert {item.key for item in items if isinstance(item, Event)}.isdisjoint(
+        {"made-up-coin", "wrapped-foo"}
+    )
+
+
+def test_the_coin_catalogue_is_what_the_shared_recordings_regenerate() -> None:
+    """coingecko_coins.csv is generated from recorded CoinGecko bodies, not edited by hand."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("the shared fixtures are not on this machine")
+    shipped = Path(coin_ids.__file__).parent / "data" / coin_ids.CATALOGUE
+    assert coin_ids.regenerate(SHARED_FIXTURES) == shipped.read_text()
+    assert set(coin_ids.catalogue()["near"]) == {"near"}  # CoinMarketCap's near-protocol
+
+
+def test_the_replayed_market_keys_coins_as_the_collectors_do() -> None:
+    """The replay market derives its CoinGecko ids with the same map: the default coin list."""
+    assert [coin.coingecko_id for coin in baseline()] == DEFAULT_COIN_IDS

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from confluent_kafka import Producer
 
-from cryptoviz_assets.collectors.base import CollectorError, RunReport, run_collector
+from cryptoviz_assets.collectors.base import CollectorError, Event, RunReport, run_collector
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
 from cryptoviz_assets.collectors.events import validation_error
 from cryptoviz_assets.collectors.news import NewsCollector
+from cryptoviz_assets.collectors.publisher import Publisher
 from cryptoviz_assets.replay.recordings import data_bytes
 from cryptoviz_assets.resources import KafkaResource
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
 from tests.collector_support import FaultServer, Reply, fast_retries, read_topic
+from tests.test_collectors_parsing import parse, quoted_in
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -184,3 +187,81 @@ def test_coinmarketcap_sends_its_key_in_the_header(
     assert report.total("published") == 20
     assert headers["X-CMC_PRO_API_KEY"] == "cmc-test-key"
     assert "limit=20" in path
+
+
+def test_non_finite_numbers_and_null_ids_are_dead_lettered_and_the_rest_publishes(
+    env: pytest.MonkeyPatch, project_env: Settings
+) -> None:
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    coins[0]["current_price"] = float("nan")
+    coins[1]["id"] = None
+    with FaultServer() as server:
+        server.on("/api/v3/coins/markets", Reply(200, json.dumps(coins).encode()))
+        env.setenv("COINGECKO_BASE_URL", f"{server.url}/api/v3")
+        report = run(CoinGeckoCollector)
+    assert (report.total("published"), report.total("dead_lettered")) == (3, 2)
+    prices = read_topic(project_env, project_env.topic_prices)  # strict JSON, or it raises
+    assert sorted(r["key"] for r in prices) == ["binancecoin", "tether", "usd-coin"]
+    dlq = [r["value"] for r in read_topic(project_env, project_env.topic_dlq)]
+    reasons = [record["reason"] for record in dlq]
+    assert any("non-finite number" in reason for reason in reasons)
+    assert any("id is null" in reason for reason in reasons)
+    assert all(record["stage"] == "parse" for record in dlq)
+
+
+def test_the_publisher_never_emits_non_standard_json(
+    env: pytest.MonkeyPatch, project_env: Settings
+) -> None:
+    """The last guard: whatever a collector builds, NaN never reaches the broker."""
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    (event,) = parse(CoinGeckoCollector(Settings()), "coingecko", json.dumps(coins[:1]).encode())
+    assert isinstance(event, Event)
+    publisher = Publisher(producer(), project_env.topic_dlq)
+    value = event.value | {"change_1h_pct": float("nan")}
+    problem = publisher.publish("price_tick", project_env.topic_prices, event.key, value)
+    assert problem is not None
+    assert "NaN" in problem
+    assert publisher.publish("price_tick", project_env.topic_prices, event.key, event.value) is None
+    publisher.flush()
+    (published,) = read_topic(project_env, project_env.topic_prices)
+    assert published["value"] == event.value
+
+
+def test_a_body_in_another_currency_fails_the_run_and_is_dead_lettered(
+    env: pytest.MonkeyPatch, project_env: Settings
+) -> None:
+    coins = json.loads(data_bytes("coins_markets_usd_2023-01-02_top5.json"))
+    with FaultServer() as server:
+        server.on("/api/v3/coins/markets", Reply(200, quoted_in(0.92, coins)))
+        env.setenv("COINGECKO_BASE_URL", f"{server.url}/api/v3")
+        with pytest.raises(CollectorError, match=r"coingecko: .*wrong currency"):
+            run(CoinGeckoCollector)
+    assert read_topic(project_env, project_env.topic_prices) == []
+    (dead,) = read_topic(project_env, project_env.topic_dlq)
+    assert dead["value"]["stage"] == "parse"
+    assert "wrong currency" in dead["value"]["reason"]
+
+
+def test_unmapped_coins_are_counted_in_the_assets_metadata(
+    env: pytest.MonkeyPatch, project_env: Settings, dagster_instance: dg.DagsterInstance
+) -> None:
+    """What the Dagster UI shows on coinmarketcap_prices: how many coins, and which."""
+    from cryptoviz_assets.definitions import defs
+
+    body = json.loads(data_bytes("listings_latest_2020-05-07_top20.json"))
+    body["data"][5] |= {"slug": "made-up-coin", "symbol": "MUPC", "name": "Made Up Coin"}
+    env.setenv("COINMARKETCAP_API_KEY", "cmc-test-key")
+    with FaultServer() as server:
+        server.on("/v1/cryptocurrency/listings/latest", Reply(200, json.dumps(body).encode()))
+        env.setenv("COINMARKETCAP_BASE_URL", server.url)
+        job = defs.get_job_def("collect_coinmarketcap")
+        result = job.execute_in_process(instance=dagster_instance)
+    (materialization,) = result.asset_materializations_for_node("coinmarketcap_prices")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["published"] == 19
+    assert metadata["unmapped_coins"] == 1
+    assert metadata["unmapped_coin_list"] == ["made-up-coin"]
+    dlq = [r["value"] for r in read_topic(project_env, project_env.topic_dlq)]
+    assert [record["reason"][:13] for record in dlq] == ["unmapped coin"]
+    prices = read_topic(project_env, project_env.topic_prices)
+    assert "made-up-coin" not in {r["key"] for r in prices}

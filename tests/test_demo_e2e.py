@@ -88,6 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env |= {
         "CRYPTOVIZ_VAR_DIR": str(root / "var"),
         "EMBEDDED_KAFKA_PORT": str(free_port()),
+        "EMBEDDED_KAFKA_CONTROLLER_PORT": str(free_port()),
         "REPLAY_PORT": str(free_port()),
         "DAGSTER_PORT": str(free_port()),
     }
@@ -96,6 +97,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     result = subprocess.run(
         [*CLI, "demo", "--no-ui"], env=env, cwd=root, capture_output=True, text=True, timeout=1500
     )
+    (root / "demo-output.txt").write_text(result.stdout + result.stderr)  # for a look afterwards
     run = Demo(env, root / "var", result.stdout)
     try:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -128,20 +130,39 @@ def test_headless_demo_runs_everything_and_summarises(demo: Demo) -> None:
     assert lake["price_ticks"] == 41 * 20 * 2
     marts = summary_rows(out, "Marts (")
     assert all(rows > 0 for name, rows in marts.items() if name != "marts.fct_stream_alerts")
-    for alert_type in ("price_spike", "source_divergence", "volume_spike"):
-        assert re.search(rf"^\s+{alert_type}\s+warning\s+[1-9]", out, re.M), out
+    block = out.split("Alerts found (marts.fct_anomalies)\n", 1)[1].split("\n  real-time", 1)[0]
+    alerts = [tuple(line.split()) for line in block.splitlines()]
+    assert alerts == [
+        ("price_spike", "warning", "4"),  # 2 cycles x (the +7 % jump, its reversal)
+        ("source_divergence", "warning", "8"),  # 2 cycles x 4 minutes at 2.5 %
+        ("volume_spike", "warning", "1"),  # the second burst (the first has < 20 minutes before it)
+    ], out
+
+
+# What the demo's market injects over its 41 snapshots (replay/market.py, numbered from the
+# first snapshot on every run), as the marts report it: (alert type, coin, severity, snapshot
+# of window_start). A price spike's window starts the minute before it; none is critical/high.
+INJECTED = {
+    *(("price_spike", "bitcoin", "warning", n) for n in (4, 7, 24, 27)),
+    *(("source_divergence", "ripple", "warning", n) for n in (15, 16, 17, 18, 35, 36, 37, 38)),
+    ("volume_spike", "ethereum", "warning", 32),
+}
 
 
 def test_the_marts_catch_exactly_the_injected_events(demo: Demo) -> None:
-    """Bitcoin's spike, ethereum's volume burst, ripple's divergence; the calm coins: nothing."""
-    table = cli(demo, "sql", "select distinct alert_type, coin_id from marts.fct_anomalies")
+    """Bitcoin's spike, ethereum's volume burst, ripple's divergence, at the minutes injected,
+    with their severities; the calm coins: nothing."""
+    table = cli(
+        demo,
+        "sql",
+        "select alert_type, coin_id, severity, datediff('minute', first_minute, window_start) "
+        "from marts.fct_anomalies, "
+        "(select min(minute_start) as first_minute from intermediate.int_price_minutes)",
+    )
     body = table.split("\n", 2)[2]  # below the header and its rule
-    found = set(re.findall(r"^(\w+)\s+\|\s+([\w-]+)\s*$", body, re.M))
-    assert found == {
-        ("price_spike", "bitcoin"),
-        ("volume_spike", "ethereum"),
-        ("source_divergence", "ripple"),
-    }
+    rows = re.findall(r"^(\w+)\s+\|\s+([\w-]+)\s+\|\s+(\w+)\s+\|\s+(\d+)\s*$", body, re.M)
+    found = [(kind, coin, severity, int(n)) for kind, coin, severity, n in rows]
+    assert sorted(found) == sorted(INJECTED), table
 
 
 def test_ui_and_docs_while_the_demo_runs_then_stop_leaves_nothing(

@@ -87,3 +87,41 @@ def test_output_goes_to_the_log_file(tmp_path: Path) -> None:
     daemon.start(["bash", "-c", "echo hello-from-daemon; sleep 300"])
     wait_until(lambda: "hello-from-daemon" in daemon.log_file.read_text(), 5, what="log line")
     daemon.stop()
+
+
+# A script that starts something, cleans it up in `finally` (slowly, to be interrupted
+# again), and is sent SIGTERM while it waits: what the benchmarks do.
+SCRIPT = """
+import sys, time
+from pathlib import Path
+from cryptoviz_assets.processes import interrupt_on_sigterm, uninterruptible
+interrupt_on_sigterm()
+out = Path(sys.argv[1])
+try:
+    out.write_text("started\\n")
+    time.sleep(300)
+except KeyboardInterrupt as interrupt:
+    out.write_text(out.read_text() + f"interrupted: {interrupt}\\n")
+finally:
+    with uninterruptible():
+        out.write_text(out.read_text() + "cleaning\\n")
+        time.sleep(1.5)
+        out.write_text(out.read_text() + "cleaned up\\n")
+"""
+
+
+def test_sigterm_runs_the_cleanup_to_its_end(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(out)])
+    wait_until(lambda: out.exists() and out.read_text() == "started\n", 30, what="start")
+    proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: "cleaning" in out.read_text(), 10, what="the cleanup")
+    proc.send_signal(signal.SIGTERM)  # a second one does not cut the cleanup short
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0
+    assert out.read_text().splitlines() == [
+        "started",
+        "interrupted: signal SIGTERM",
+        "cleaning",
+        "cleaned up",
+    ]

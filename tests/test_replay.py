@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterator
 
@@ -9,9 +10,12 @@ import httpx
 import pytest
 
 from cryptoviz_assets.collectors.news import parse_feed
+from cryptoviz_assets.demo import HISTORY_TICKS
+from cryptoviz_assets.replay.clock import CatchUpClock
 from cryptoviz_assets.replay.market import CYCLE_TICKS, Market
 from cryptoviz_assets.replay.recordings import COINDESK_RSS, data_bytes
 from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
+from cryptoviz_assets.settings import Settings
 
 T0 = 1_800_000_000.0  # a fixed clock: 2027-01-15T08:00:00Z, tick 30,000,000 (cycle start)
 
@@ -151,3 +155,80 @@ def test_market_payloads_feed_the_collectors(market_server: ReplayServer) -> Non
     assert fng[0]["timestamp"] == str(int(T0 // 86400 * 86400))  # today, generated
     assert int(fng[1]["timestamp"]) == int(fng[0]["timestamp"]) - 86400
     assert 0 <= int(fng[0]["value"]) <= 100
+
+
+def snapshot_without_times(client: httpx.Client, server: ReplayServer) -> dict[str, object]:
+    """Everything one snapshot serves except what follows the clock (times, news ids)."""
+    cmc = client.get(
+        server.url + "/v1/cryptocurrency/listings/latest",
+        params={"limit": "20"},
+        headers={"X-CMC_PRO_API_KEY": "k"},
+    ).json()
+    markets = client.get(server.url + "/api/v3/coins/markets", params={"vs_currency": "usd"})
+    rows = markets.json()
+    for row in rows:
+        del row["last_updated"]
+    del cmc["status"]["timestamp"]
+    for row in cmc["data"]:
+        del row["last_updated"], row["quote"]["USD"]["last_updated"]
+    clocked = r"<(pubDate|lastBuildDate|guid|link)\b.*?</\1>"
+    news = [
+        re.sub(clocked, "", client.get(server.url + path).text)
+        for path in ("/rss", "/arc/outboundfeeds/rss/")
+    ]
+    return {"coinmarketcap": cmc["data"], "coingecko": rows, "news": news}
+
+
+def test_a_market_replayed_from_the_past_is_the_same_whenever_it_starts() -> None:
+    """The demo's market: snapshot n serves the same values on every run, at any hour."""
+    walls = (T0 + 7 * 60 + 13, T0 + 3 * 86400 + 11 * 60 + 59)  # different cycle phases, days
+    clocks = [CatchUpClock(60, HISTORY_TICKS, wall=lambda w=w: w) for w in walls]
+    apps = [ReplayApp("market", seed=42, clock=clock) for clock in clocks]
+    for wall, app in zip(walls, apps, strict=True):
+        start = app.market.tick_time(app.market.tick())
+        assert start % 3600 == 0  # the top of an hour: the same hourly and daily bars
+        assert wall - 100 * 60 < start <= wall - HISTORY_TICKS * 60  # never in the future
+    with ReplayServer(apps[0]) as first, ReplayServer(apps[1]) as second, httpx.Client() as client:
+        for snapshot in range(HISTORY_TICKS + 1):
+            expected = snapshot_without_times(client, first)
+            assert snapshot_without_times(client, second) == expected, f"snapshot {snapshot}"
+            for clock in clocks:
+                clock.advance()
+    assert apps[0].market.tick() != apps[1].market.tick()  # only the times differ
+
+
+def test_the_demo_market_injects_exactly_the_demo_alerts() -> None:
+    """The demo's 41 snapshots, by the marts' rules: the alerts test_demo_e2e expects.
+
+    Volume z-score against the previous 20 to 60 minutes (warning above 3, critical above 6),
+    price spike above 5 % between minutes, divergence above 1 % (high above 3 %).
+    """
+    clock = CatchUpClock(60, HISTORY_TICKS, wall=lambda: T0 + 7 * 60)
+    market = ReplayApp("market", seed=Settings().replay_seed, clock=clock).market
+    ticks = [clock.origin + n for n in range(HISTORY_TICKS + 1)]
+    found = {}
+    for coin in market.coins:
+        volumes = [market.volume(coin, t) for t in ticks]
+        for n, tick in enumerate(ticks):
+            window = volumes[max(0, n - 60) : n]
+            if len(window) >= 20:
+                z = (volumes[n] - statistics.mean(window)) / statistics.stdev(window)
+                if z > 3:
+                    found[("volume_spike", coin.coingecko_id, n)] = z
+            move = market.price(coin, tick) / market.price(coin, tick - 1) - 1
+            if n > 0 and abs(move) > 0.05:
+                found[("price_spike", coin.coingecko_id, n - 1)] = move * 100
+            cmc = market.cmc_price(coin, tick)
+            gap = abs(market.price(coin, tick) - cmc) / ((market.price(coin, tick) + cmc) / 2)
+            if gap > 0.01:
+                found[("source_divergence", coin.coingecko_id, n)] = gap * 100
+    # The spike's jump and reversal, each divergent minute, and the second volume burst (the
+    # first one has fewer than 20 minutes before it); none of them critical or high.
+    assert set(found) == {
+        *(("price_spike", "bitcoin", n) for n in (4, 7, 24, 27)),
+        *(("source_divergence", "ripple", n) for n in (15, 16, 17, 18, 35, 36, 37, 38)),
+        ("volume_spike", "ethereum", 32),
+    }
+    assert 3 < found[("volume_spike", "ethereum", 32)] < 6
+    assert all(5 < abs(v) < 10 for (kind, *_), v in found.items() if kind == "price_spike")
+    assert all(1 < v < 3 for (kind, *_), v in found.items() if kind == "source_divergence")

@@ -203,7 +203,7 @@ def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
             "late ticks",
         )
 
-        broker.stop()  # graceful: noida-db saves its data
+        broker.stop()  # a clean restart of the broker under the running query
         broker.start()
         produce(broker.bootstrap_servers, settings.topic_prices, [*after_restart, flush])
         everything = [*phase1, *in_time, *after_restart, flush]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cryptoviz_assets.cli import main
 from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
-from cryptoviz_assets.warehouse import dbt_environment, publish, query
+from cryptoviz_assets.warehouse import ReaderRefusedError, dbt_environment, publish, query
 from tests.marts_lake import Warehouse, built_warehouse
 
 CLI = Path(sys.executable).with_name("cryptoviz")
@@ -55,6 +55,55 @@ def test_sql_reports_errors_without_a_traceback(published: Warehouse, tmp_path: 
         main, ["sql", "select 1"]
     )
     assert "build the marts first" in missing.output
+
+
+REFUSED = [
+    "select * from read_csv('/etc/passwd')",  # read a file
+    "select * from read_text('/etc/hostname')",
+    "copy (select 42) to 'x.csv'",  # write a file
+    "select 1; copy (select 42) to 'x.csv'",
+    "copy marts.fct_anomalies to 'anomalies.parquet' (format parquet)",
+    "export database 'dump'",
+    "attach 'other.duckdb' as other",  # another database
+    "load 'evil.duckdb_extension'",  # an extension from a file
+    "load httpfs",  # an extension from the extension directory
+    "install httpfs",
+    "set enable_external_access = true",  # lift the sandbox
+    "reset enable_external_access",
+    "set lock_configuration = false",
+]
+
+
+@pytest.mark.parametrize("statement", REFUSED)
+def test_sql_refuses_to_touch_anything_but_the_snapshot(
+    published: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> None:
+    """`cryptoviz sql` reads the snapshot, and nothing else: files, databases, extensions."""
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect(str(tmp_path / "other.duckdb")) as other:
+        other.execute("create table secret as select 'not yours' as value")
+    (tmp_path / "evil.duckdb_extension").write_bytes(b"\x7fELF not an extension")
+    before = sorted(tmp_path.iterdir())
+
+    result = CliRunner(env=sql_env(published)).invoke(main, ["sql", statement])
+
+    assert result.exit_code == 1, result.output
+    assert "refused: a warehouse reader may only read the published snapshot" in result.output
+    assert "disabled" in result.output or "locked" in result.output  # DuckDB's own reason
+    assert "root:" not in result.output
+    assert "not yours" not in result.output
+    assert sorted(tmp_path.iterdir()) == before  # nothing written (x.csv, dump/, ...)
+
+
+def test_the_sandbox_keeps_the_marts_readable(published: Warehouse) -> None:
+    """After a refused statement, the same reader API still answers from the marts."""
+    path = published.settings.warehouse_path
+    with pytest.raises(ReaderRefusedError, match="enable_external_access"):
+        query("set enable_external_access = true", path)
+    result = query(
+        "select count(*) as alerts, current_setting('TimeZone') from marts.fct_anomalies", path
+    )
+    assert result.rows == [(5, "UTC")]
 
 
 def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from cryptoviz_assets.collectors.base import Collector, CollectorError, RunReport, run_collector
+from cryptoviz_assets.collectors.coin_ids import UNMAPPED
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
@@ -33,7 +34,7 @@ def report_metadata(report: RunReport) -> dict[str, Any]:
         f"/{s.budget_remaining.get('month', '-')} | {s.error or ''} |"
         for s in report.sources
     )
-    metadata = {
+    metadata: dict[str, Any] = {
         "fetched": report.total("fetched"),
         "published": report.total("published"),
         "deduplicated": report.total("deduplicated"),
@@ -48,6 +49,10 @@ def report_metadata(report: RunReport) -> dict[str, Any]:
             "|---|---|---|---|---|---|---|---|---|---|\n" + rows
         ),
     }
+    unmapped = report.refused(UNMAPPED)
+    if report.maps_coin_ids or unmapped:  # shown even at 0: the mapping is being watched
+        metadata["unmapped_coins"] = len(unmapped)
+        metadata["unmapped_coin_list"] = dg.MetadataValue.json(unmapped)
     return {key: value for key, value in metadata.items() if value is not None}
 
 
@@ -63,6 +68,8 @@ def collect(
         metadata["errors"] = exc.report.errors
         raise dg.Failure(description=str(exc), metadata=metadata) from exc
     metadata = report_metadata(report)
+    if unmapped := report.refused(UNMAPPED):
+        context.log.warning(f"{collector.name}: no CoinGecko id for {', '.join(unmapped)}")
     context.log.info(
         f"{collector.name}: fetched {metadata['fetched']}, published {metadata['published']}, "
         f"deduplicated {metadata['deduplicated']}, dead-lettered {metadata['dead_lettered']}"
@@ -89,7 +96,8 @@ def coingecko_prices(
     output_required=False,
     description=(
         "CoinMarketCap listings/latest (top N) price ticks, coin_id mapped to CoinGecko ids "
-        "-> crypto-prices. Skipped (observed, not failed) without COINMARKETCAP_API_KEY."
+        "-> crypto-prices; coins without one are dead-lettered and listed (unmapped_coins). "
+        "Skipped (observed, not failed) without COINMARKETCAP_API_KEY."
     ),
 )
 def coinmarketcap_prices(context: dg.AssetExecutionContext, kafka: KafkaResource) -> Any:

@@ -9,6 +9,7 @@ the collector's other requests (news has one per feed); the run reports it at th
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,10 +44,25 @@ class Rejection:
 
     reason: str
     raw: str
+    kind: str = "malformed"  # or a RefusedRecordError's kind, counted apart in the report
+    subject: str = ""  # what was refused, when it has a name (a coin's slug)
 
     @classmethod
     def of(cls, item: Any, exc: Exception) -> Rejection:
-        return cls(f"{type(exc).__name__}: {exc}", json.dumps(item, default=str))
+        raw = json.dumps(item, default=str)
+        if isinstance(exc, RefusedRecordError):
+            return cls(str(exc), raw, exc.kind, exc.subject)
+        return cls(f"{type(exc).__name__}: {exc}", raw)
+
+
+class RefusedRecordError(ValueError):
+    """A well-formed record refused on purpose (a coin with no cross-source id): it goes to
+    the DLQ like a malformed one, and the run report counts and names it by `kind`."""
+
+    def __init__(self, message: str, kind: str, subject: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.subject = subject
 
 
 class PayloadError(Exception):
@@ -60,12 +76,29 @@ Item = TypeVar("Item")
 
 
 def records(items: Iterable[Item], build: Callable[[Item], Event]) -> Iterator[Event | Rejection]:
-    """`build` each item into an event, or reject it, with the reason, when it is malformed."""
+    """`build` each item into an event, or reject it, with the reason, when it is malformed.
+
+    One event per item, in order (callers may zip them)."""
     for item in items:
         try:
-            yield build(item)
+            event = build(item)
+            check_finite(event.value)
         except RECORD_ERRORS as exc:
             yield Rejection.of(item, exc)
+        else:
+            yield event
+
+
+def check_finite(value: dict[str, Any]) -> None:
+    """Python's json.loads reads NaN and Infinity (and 1e999 as Infinity); no strict JSON
+    reader downstream does, and no price is NaN: such a record is malformed."""
+    bad = [
+        f"{name} ({v})"
+        for name, v in value.items()
+        if isinstance(v, float) and not math.isfinite(v)
+    ]
+    if bad:
+        raise ValueError(f"non-finite number in {', '.join(bad)}")
 
 
 def load_json(response: Response) -> Any:
@@ -73,6 +106,17 @@ def load_json(response: Response) -> Any:
         return json.loads(response.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PayloadError(f"invalid JSON from {response.request.source}: {exc}") from exc
+
+
+def required_text(record: dict[str, Any], key: str) -> str:
+    """An identifying field (id, symbol, slug) as text. str() would turn a null into the coin
+    "None": null, blank or non-text is a malformed record instead."""
+    value = record[key]
+    if value is None:
+        raise ValueError(f"{key} is null")
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{key} is not a non-empty text: {value!r}")
+    return value
 
 
 def number(value: Any) -> float | int | None:
@@ -88,6 +132,7 @@ class Collector(ABC):
     name: ClassVar[str]  # the collector, as tagged on its runs
     record_type: ClassVar[str]  # the schema its events follow
     topic_role: ClassVar[str]  # key into Settings.topics
+    maps_coin_ids: ClassVar[bool] = False  # its coin ids are mapped from another source's
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -124,6 +169,7 @@ class SourceReport:
     budget_remaining: dict[str, int] = field(default_factory=dict)
     replayed: bool = False
     error: str | None = None
+    refused: dict[str, list[str]] = field(default_factory=dict)  # kind -> subjects
 
 
 @dataclass
@@ -132,9 +178,14 @@ class RunReport:
     sources: list[SourceReport] = field(default_factory=list)
     skipped: str | None = None
     publish_error: str | None = None
+    maps_coin_ids: bool = False
 
     def total(self, name: str) -> int:
         return sum(int(getattr(source, name)) for source in self.sources)
+
+    def refused(self, kind: str) -> list[str]:
+        """The subjects refused as `kind` (e.g. unmapped coins) at every source, sorted."""
+        return sorted({subject for s in self.sources for subject in s.refused.get(kind, [])})
 
     @property
     def errors(self) -> dict[str, str]:
@@ -163,7 +214,7 @@ def run_collector(collector: Collector, producer: ProducerLike) -> RunReport:
     Records already delivered stay delivered when a source fails; the DLQ gets the failure.
     """
     settings = collector.settings
-    report = RunReport(collector.name)
+    report = RunReport(collector.name, maps_coin_ids=collector.maps_coin_ids)
     if (reason := collector.skip_reason()) is not None:
         report.skipped = reason
         return report
@@ -229,6 +280,8 @@ def _collect_one(
         if isinstance(item, Rejection):
             publisher.dead_letter(request.source, topic, "parse", item.reason, item.raw)
             out.dead_lettered += 1
+            if item.kind != "malformed":
+                out.refused.setdefault(item.kind, []).append(item.subject)
         elif item.value.get("event_id") in events:
             out.deduplicated += 1  # the same record twice in one payload
         else:

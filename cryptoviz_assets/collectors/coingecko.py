@@ -15,8 +15,10 @@ from cryptoviz_assets.collectors.base import (
     load_json,
     number,
     records,
+    required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
+from cryptoviz_assets.collectors.currency import refuse_wrong_currency
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 
@@ -61,13 +63,19 @@ class CoinGeckoCollector(Collector):
 
     def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
         body = load_json(response)
+        if isinstance(body, dict) and "prices" in body:
+            raise PayloadError(
+                "a market_chart body (prices, market_caps, total_volumes as [ms, value]), "
+                "not coins/markets: this collector reads coins/markets only"
+            )
         if not isinstance(body, list):
             raise PayloadError(f"expected a JSON array of coins, got: {json.dumps(body)[:300]}")
-        return records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
+        items = records(body, lambda coin: price_tick(coin, ingest_time, response.replayed))
+        return refuse_wrong_currency(list(items))
 
 
 def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
-    coin_id = str(coin["id"])
+    coin_id = required_text(coin, "id")
     updated = parse_time(coin["last_updated"])
     key = (SOURCE, coin_id, iso_utc(updated))
     value = envelope(
@@ -75,7 +83,7 @@ def price_tick(coin: dict[str, Any], ingest_time: datetime, replayed: bool) -> E
     )
     value |= {
         "coin_id": coin_id,
-        "symbol": str(coin["symbol"]).upper(),
+        "symbol": required_text(coin, "symbol").upper(),
         "name": str(coin.get("name") or ""),
         "price_usd": number(coin.get("current_price")),
         "market_cap_usd": number(coin.get("market_cap")),

@@ -1,7 +1,8 @@
 """CoinMarketCap `GET /v1/cryptocurrency/listings/latest`: the top N as price ticks.
 
-`coin_id` is the CoinGecko id, the cross-source key the divergence analytics join on;
-CoinMarketCap slugs that differ from it are mapped explicitly below.
+`coin_id` is the CoinGecko id, the cross-source key the divergence analytics join on: it
+is derived from the listing's symbol, name and slug (see coin_ids.py). A coin without one
+is refused (DLQ) and counted on the asset, never published under its CoinMarketCap slug.
 """
 
 from __future__ import annotations
@@ -19,44 +20,23 @@ from cryptoviz_assets.collectors.base import (
     load_json,
     number,
     records,
+    required_text,
 )
 from cryptoviz_assets.collectors.budget import Limits
+from cryptoviz_assets.collectors.coin_ids import coingecko_id
+from cryptoviz_assets.collectors.currency import refuse_wrong_currency
 from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
 
 SOURCE = "coinmarketcap"
 KEY_HEADER = "X-CMC_PRO_API_KEY"
 
-# CoinMarketCap slug -> CoinGecko id, where they differ (old and new CMC slugs).
-SLUG_TO_COINGECKO = {
-    "xrp": "ripple",
-    "bnb": "binancecoin",
-    "binance-coin": "binancecoin",
-    "bitcoin-sv": "bitcoin-cash-sv",
-    "crypto-com-coin": "crypto-com-chain",
-    "cronos": "crypto-com-chain",
-    "unus-sed-leo": "leo-token",
-    "avalanche": "avalanche-2",
-    "polkadot-new": "polkadot",
-    "multi-collateral-dai": "dai",
-    "usd-coin": "usd-coin",
-    "hedera": "hedera-hashgraph",
-    "toncoin": "the-open-network",
-    "wrapped-bitcoin": "wrapped-bitcoin",
-    "shiba-inu": "shiba-inu",
-    "huobi-token": "huobi-token",
-    "htx": "huobi-token",
-}
-
-
-def coingecko_id(slug: str) -> str:
-    return SLUG_TO_COINGECKO.get(slug, slug)
-
 
 class CoinMarketCapCollector(Collector):
     name = SOURCE
     record_type = "price_tick"
     topic_role = "prices"
+    maps_coin_ids = True
 
     def skip_reason(self) -> str | None:
         if self.settings.coinmarketcap_key() is None:
@@ -87,12 +67,15 @@ class CoinMarketCapCollector(Collector):
         status = body.get("status") or {}
         if status.get("error_code") not in (0, "0", None):
             raise PayloadError(f"CoinMarketCap error {status.get('error_code')}: {status}")
-        return records(body["data"], lambda item: price_tick(item, ingest_time, response.replayed))
+        items = records(body["data"], lambda item: price_tick(item, ingest_time, response.replayed))
+        return refuse_wrong_currency(list(items))
 
 
 def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -> Event:
     quote = listing["quote"]["USD"]
-    coin_id = coingecko_id(str(listing["slug"]))
+    symbol = required_text(listing, "symbol")
+    slug = required_text(listing, "slug")
+    coin_id = coingecko_id(symbol, str(listing.get("name") or ""), slug)
     updated = parse_time(quote.get("last_updated") or listing["last_updated"])
     key = (SOURCE, coin_id, iso_utc(updated))
     value = envelope(
@@ -100,7 +83,7 @@ def price_tick(listing: dict[str, Any], ingest_time: datetime, replayed: bool) -
     )
     value |= {
         "coin_id": coin_id,
-        "symbol": str(listing["symbol"]).upper(),
+        "symbol": symbol.upper(),
         "name": str(listing.get("name") or ""),
         "price_usd": number(quote.get("price")),
         "market_cap_usd": number(quote.get("market_cap")),

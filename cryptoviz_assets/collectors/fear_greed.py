@@ -1,4 +1,7 @@
-"""alternative.me Fear & Greed `GET /fng/`: the latest day, or the full history (limit=0)."""
+"""alternative.me Fear & Greed `GET /fng/`: the latest day, or the full history (limit=0).
+
+A history kept as its bare `data` array (no name/metadata envelope) is read as well.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +51,8 @@ class FearGreedCollector(Collector):
 
     def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
         body = load_json(response)
+        if isinstance(body, list):  # the `data` array alone, as histories are often kept
+            body = {"data": body}
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise PayloadError(f"expected {{name, data: [...]}}, got: {json.dumps(body)[:300]}")
         error = (body.get("metadata") or {}).get("error")

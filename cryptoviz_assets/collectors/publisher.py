@@ -24,6 +24,11 @@ RAW_LIMIT_CHARS = 200_000  # keeps a DLQ record well under the broker's message 
 Stage = Literal["fetch", "parse", "validate", "publish"]
 
 
+def encode(value: dict[str, Any]) -> bytes:
+    """Compact, strict JSON: NaN and Infinity raise ValueError instead of being written."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 class ProducerLike(Protocol):
     """The part of confluent_kafka.Producer the publisher uses."""
 
@@ -56,7 +61,11 @@ class Publisher:
         problem = validation_error(record_type, value)
         if problem is not None:
             return problem
-        self._produce(topic, key, value, record_type, str(value["event_id"]))
+        try:
+            payload = encode(value)
+        except ValueError as exc:  # the schema's "number" lets NaN and Infinity through
+            return f"not standard JSON (NaN and Infinity are refused): {exc}"
+        self._produce(topic, key, payload, record_type, str(value["event_id"]))
         return None
 
     def dead_letter(
@@ -78,18 +87,17 @@ class Publisher:
         problem = validation_error("dead_letter", record)
         if problem is not None:  # a bug in this module, never the source's fault
             raise ValueError(f"dead-letter record is invalid: {problem}")
-        self._produce(self.dlq_topic, source, record, "dead_letter", f"dlq:{source}:{stage}")
+        self._produce(
+            self.dlq_topic, source, encode(record), "dead_letter", f"dlq:{source}:{stage}"
+        )
 
-    def _produce(
-        self, topic: str, key: str, value: dict[str, Any], record_type: str, marker: str
-    ) -> None:
+    def _produce(self, topic: str, key: str, payload: bytes, record_type: str, marker: str) -> None:
         def on_delivery(err: Any, _msg: Any) -> None:
             if err is None:
                 self.deliveries.delivered.append(marker)
             else:
                 self.deliveries.failed.append((marker, str(err)))
 
-        payload = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         headers = [("event_type", record_type.encode()), ("schema_version", b"1")]
         while True:
             try:

@@ -1,4 +1,10 @@
-"""A moving market for the demo and the tests: deterministic given a seed and a clock.
+"""A moving market for the demo and the tests: deterministic given a seed and an origin.
+
+Every value is a pure function of (seed, snapshot), where the snapshot is counted from the
+market's origin tick: the epoch for a market that follows the wall clock (a restarted server
+carries on seamlessly), its first snapshot for a market replayed from the past (the demo), so
+the demo's n-th snapshot, and thus every alert it injects, is the same on every run. Only the
+timestamps follow the clock. The request order, the timing and the process never matter.
 
 It starts from the recorded CoinMarketCap top-20 snapshot (2020-05-07) and moves every
 coin smoothly from one snapshot ("tick", REPLAY_TICK_SECONDS long, aligned to the epoch)
@@ -9,9 +15,10 @@ On top of that, every cycle of CYCLE_TICKS ticks injects events for the analytic
 - price spike: bitcoin +7% at tick 5 of the cycle, held for 3 ticks, then back (-6.5%);
 - volume burst: ethereum's 24h volume x5 at tick 12. Normal volume drifts slowly with
   +-3% tick noise: against a rolling window of 20-60 ticks its z-score stays below 3, while
-  the burst is tens of sigma;
+  the burst is tens of sigma (about 5 against a window that holds the previous burst);
 - divergence: ripple's CoinMarketCap price 2.5% above CoinGecko's for ticks 15 to 18.
-`injections(tick)` says which are active, so tests and demos can find them.
+Cycles count from the origin; `injections(tick)` says which are active, so tests and demos
+can find them.
 News: one article every NEWS_EVERY_TICKS ticks, alternating feeds, its headline written
 from what the market just did. Fear & Greed: the recorded days, then one generated value
 per day after the recording, up to the clock's day.
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptoviz_assets.collectors.coin_ids import coingecko_id
 from cryptoviz_assets.replay.recordings import CMC_LISTINGS, data_json, fear_greed_days
 
 CYCLE_TICKS = 20
@@ -37,11 +45,6 @@ NEWS_EVERY_TICKS = 5
 NEWS_FEEDS = ("coindesk", "cointelegraph")
 NEWS_PER_FEED = 20
 
-# CoinMarketCap slug -> CoinGecko id, for the coins of the recorded snapshot.
-CG_IDS = {
-    "xrp": "ripple", "binance-coin": "binancecoin", "bitcoin-sv": "bitcoin-cash-sv",
-    "crypto-com-coin": "crypto-com-chain", "unus-sed-leo": "leo-token",
-}  # fmt: skip
 # All-time highs and lows as CoinGecko reported them on 2020-05-07 (recorded payload).
 ATH_ATL = {
     "bitcoin": (19665.39, "2017-12-16T00:00:00.000Z", 67.81, "2013-07-06T00:00:00.000Z"),
@@ -79,7 +82,7 @@ def baseline() -> list[Coin]:
         usd = item["quote"]["USD"]
         coins.append(
             Coin(
-                coingecko_id=CG_IDS.get(item["slug"], item["slug"]),
+                coingecko_id=coingecko_id(item["symbol"], item["name"], item["slug"]),
                 cmc_id=item["id"],
                 slug=item["slug"],
                 symbol=item["symbol"],
@@ -111,11 +114,16 @@ def classify(value: int) -> str:
 
 class Market:
     def __init__(
-        self, seed: int = 42, tick_seconds: float = 60.0, clock: Callable[[], float] = time.time
+        self,
+        seed: int = 42,
+        tick_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        origin: int = 0,
     ) -> None:
         self.seed = seed
         self.tick_seconds = tick_seconds
         self.clock = clock
+        self.origin = origin
         self.coins = baseline()
         self.by_id = {coin.coingecko_id: coin for coin in self.coins}
 
@@ -129,9 +137,13 @@ class Market:
     def ticks(self, seconds: float) -> int:
         return max(1, round(seconds / self.tick_seconds))
 
+    def step(self, tick: int) -> int:
+        """The snapshot number of `tick`, counted from the origin: what the model depends on."""
+        return tick - self.origin
+
     # --- the model ------------------------------------------------------------------
     def injections(self, tick: int) -> list[Injection]:
-        phase = tick % CYCLE_TICKS
+        phase = self.step(tick) % CYCLE_TICKS
         found = []
         coin, start, length, factor = SPIKE
         if start <= phase < start + length:
@@ -153,18 +165,19 @@ class Market:
 
     def price(self, coin: Coin, tick: int) -> float:
         """CoinGecko's price at `tick`: two slow waves, bounded noise, injected spikes."""
+        n = self.step(tick)
         phase1 = _unit(self.seed, coin.slug, "p1") * 2 * math.pi
         phase2 = _unit(self.seed, coin.slug, "p2") * 2 * math.pi
         wobble = (
-            0.03 * math.sin(2 * math.pi * tick / 240 + phase1)
-            + 0.01 * math.sin(2 * math.pi * tick / 47 + phase2)
-            + 0.002 * (2 * _unit(self.seed, coin.slug, tick) - 1)
+            0.03 * math.sin(2 * math.pi * n / 240 + phase1)
+            + 0.01 * math.sin(2 * math.pi * n / 47 + phase2)
+            + 0.002 * (2 * _unit(self.seed, coin.slug, n) - 1)
         )
         return coin.price * math.exp(wobble) * self._factor("price_spike", coin, tick)
 
     def cmc_price(self, coin: Coin, tick: int) -> float:
         """CoinMarketCap's view: the same market within 0.1%, plus injected divergence."""
-        jitter = 1 + 0.001 * (2 * _unit(self.seed, coin.slug, tick, "cmc") - 1)
+        jitter = 1 + 0.001 * (2 * _unit(self.seed, coin.slug, self.step(tick), "cmc") - 1)
         return self.price(coin, tick) * jitter * self._factor("divergence", coin, tick)
 
     def volume(self, coin: Coin, tick: int) -> float:
@@ -172,15 +185,17 @@ class Market:
 
         Real volume figures jitter from one poll to the next. Without that noise a window
         of a smooth drift has a tiny standard deviation, and the drift alone reads as a
-        z-score above 3: a false burst. With it, normal volume stays below z = 2.5 against
-        any window of 20 to 60 ticks, and the x5 burst stands ~50 sigma out.
+        z-score above 3: a false burst. With it, normal volume stays below z = 3 against
+        any window of 20 to 60 ticks, and the x5 burst stands ~50 sigma out (about 5 when
+        the window holds the previous burst).
         """
+        n = self.step(tick)
         phase1 = _unit(self.seed, coin.slug, "v1") * 2 * math.pi
         phase2 = _unit(self.seed, coin.slug, "v2") * 2 * math.pi
         wobble = (
-            0.08 * math.sin(2 * math.pi * tick / 720 + phase1)
-            + 0.03 * math.sin(2 * math.pi * tick / 311 + phase2)
-            + 0.03 * (2 * _unit(self.seed, coin.slug, tick, "volume") - 1)
+            0.08 * math.sin(2 * math.pi * n / 720 + phase1)
+            + 0.03 * math.sin(2 * math.pi * n / 311 + phase2)
+            + 0.03 * (2 * _unit(self.seed, coin.slug, n, "volume") - 1)
         )
         return coin.volume * math.exp(wobble) * self._factor("volume_burst", coin, tick)
 
@@ -297,20 +312,24 @@ class Market:
         return list(reversed(generated)) + recorded
 
     def articles(self, feed: str, tick: int | None = None) -> list[dict[str, Any]]:
-        """The latest generated articles of `feed`, newest first."""
+        """The latest generated articles of `feed`, newest first.
+
+        Articles are numbered from the origin like snapshots; the ones before it (negative
+        numbers) fill a market's feeds from its first snapshot on.
+        """
         tick = self.tick() if tick is None else tick
         index = NEWS_FEEDS.index(feed)
-        newest = tick // NEWS_EVERY_TICKS
+        number = self.step(tick) // NEWS_EVERY_TICKS
         found: list[dict[str, Any]] = []
-        number = newest
-        while number >= 0 and len(found) < NEWS_PER_FEED:
+        while len(found) < NEWS_PER_FEED:
             if number % len(NEWS_FEEDS) == index:
                 found.append(self._article(feed, number))
             number -= 1
         return found
 
     def _article(self, feed: str, number: int) -> dict[str, Any]:
-        tick = number * NEWS_EVERY_TICKS
+        """Article `number`; its guid names the origin too, so it is never reused elsewhere."""
+        tick = self.origin + number * NEWS_EVERY_TICKS
         coin = self.coins[int(_unit(self.seed, "news", number) * 8)]
         change = self.change_pct(coin, tick, 3600)
         if change > 3:
@@ -330,8 +349,8 @@ class Market:
         )
         published = datetime.fromtimestamp(self.tick_time(tick), UTC) + timedelta(seconds=7)
         return {
-            "guid": f"replay-{feed}-{self.seed}-{number}",
-            "link": f"https://replay.cryptoviz.invalid/{feed}/{number}",
+            "guid": f"replay-{feed}-{self.seed}-{self.origin}-{number}",
+            "link": f"https://replay.cryptoviz.invalid/{feed}/{self.origin}/{number}",
             "title": title,
             "summary_html": summary,
             "author": "CryptoViz Replay Desk",

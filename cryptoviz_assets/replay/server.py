@@ -58,7 +58,8 @@ class ReplayApp:
             raise ValueError(f"unknown replay scenario {scenario!r}")
         self.scenario = scenario
         self.clock = clock
-        self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock)
+        origin = clock.origin if isinstance(clock, CatchUpClock) else 0
+        self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock, origin=origin)
         self._coingecko_turn = itertools.count()
 
     def handle(
