@@ -165,6 +165,23 @@ def test_the_marts_catch_exactly_the_injected_events(demo: Demo) -> None:
     assert sorted(found) == sorted(INJECTED), table
 
 
+def test_real_headlines_land_on_the_prices_time_axis(demo: Demo) -> None:
+    """The 25 recorded CoinDesk items are replayed on the market's clock: every one lands
+    with a publication time inside the minutes the prices cover, so sentiment and prices
+    can be compared (they were dated 2026-09-29/30 beside today's prices)."""
+    table = cli(
+        demo,
+        "sql",
+        "select count(*) as real_articles, count(*) filter "
+        "(where published_at >= first_minute and published_at < last_minute + interval 1 minute) "
+        "as within_prices from marts.fct_news_articles, (select min(minute_start) as first_minute, "
+        "max(minute_start) as last_minute from intermediate.int_price_minutes) "
+        "where url not like '%replay.cryptoviz.invalid%'",
+    )
+    body = table.split("\n", 2)[2]
+    assert re.findall(r"\d+", body) == ["25", "25"], table
+
+
 def test_ui_and_docs_while_the_demo_runs_then_stop_leaves_nothing(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
