@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from cryptoviz_assets import services
-from cryptoviz_assets.processes import free_port, wait_until
+from cryptoviz_assets.processes import free_port, terminate_tree, wait_until
 from cryptoviz_assets.settings import Settings
 from tests.browser import browser, chromium_available, dagster_asset_graph, dagster_asset_page
 from tests.browser import dbt_docs as dbt_docs_page
@@ -222,7 +222,8 @@ def test_ui_and_docs_while_the_demo_runs_then_stop_leaves_nothing(
             )
             assert "One row per alert" in model
     finally:
-        os.killpg(docs.pid, signal.SIGTERM)  # the CLI and the `dbt docs serve` it started
+        # the CLI and the `dbt docs serve` it started; SIGKILL what a loaded machine keeps
+        terminate_tree(psutil.Process(docs.pid), signal.SIGTERM, timeout=60)
         docs.wait(timeout=30)
         stopped = cli(demo, "stop", timeout=300)
     assert stopped.strip() == "stopped: dagster-dev, replay-server, broker"
