@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
 from cryptoviz_assets import services
@@ -184,6 +186,32 @@ def stop() -> None:
     """Stop every process the project started, by PID."""
     stopped = services.stop_all(get_settings())
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@main.command("sentiment")
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line: text, label, score."
+)
+def sentiment(texts: tuple[str, ...], as_json: bool) -> None:
+    """Score headlines (arguments, or one per line on stdin) with the news stream's model.
+
+    Prints the label (positive, neutral or negative) and the score in [-1, 1] per line.
+    """
+    import itertools
+    import json
+    import sys
+
+    from streaming.sentiment import score_many
+
+    lines: Iterator[str] = iter(texts) if texts else (line.rstrip("\r\n") for line in sys.stdin)
+    while batch := list(itertools.islice(lines, 256)):  # batches score faster, output streams
+        for text, result in zip(batch, score_many(batch), strict=True):
+            if as_json:
+                record = {"text": text, "label": result.label, "score": round(result.score, 4)}
+                click.echo(json.dumps(record, ensure_ascii=False))
+            else:
+                click.echo(f"{result.label:<8} {result.score:+.3f}  {text}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 
 from cryptoviz_assets import services
-from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.settings import Settings, environment
 
 HISTORY_TICKS = 40
 NEWS_EVERY_TICKS = 5
@@ -166,16 +166,8 @@ def _replayed_minutes_are_seconds() -> Iterator[None]:
     `dagster dev` afterwards polls under the normal budgets.
     """
     names = [f"{source}_CALLS_PER_MINUTE" for source in ("COINGECKO", "COINMARKETCAP", "NEWS")]
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, str(10 * (HISTORY_TICKS + 1))))
-    try:
+    with environment(dict.fromkeys(names, str(10 * (HISTORY_TICKS + 1)))):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _advance_market(settings: Settings) -> bool:

@@ -10,6 +10,9 @@ Secrets are `SecretStr`: they print as `**********` in reprs, logs and `cryptovi
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -394,3 +397,22 @@ def _reveal(secret: SecretStr | None) -> str | None:
 def get_settings(**overrides: Any) -> Settings:
     """Read the settings afresh (environment and `.env` may change between calls)."""
     return Settings(**overrides)
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block, then restore what was there.
+
+    For libraries that read os.environ rather than taking arguments (dbt, and settings
+    read afresh by code the block runs).
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

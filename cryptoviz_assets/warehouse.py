@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.settings import Settings, environment
 
 # Every step that opens the build file (dbt, the mart checks, publishing) takes this pool,
 # limited to one step at a time in dagster.yaml; runs that write carry WRITER_TAGS.
@@ -47,17 +47,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def dbt_environment(settings: Settings) -> Iterator[None]:
     """Set dbt's variables for the duration of a dbt invocation (dbt reads os.environ)."""
     settings.warehouse_build_file.parent.mkdir(parents=True, exist_ok=True)
-    env = dbt_env(settings)
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
+    with environment(dbt_env(settings)):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass(frozen=True)

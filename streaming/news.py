@@ -1,8 +1,9 @@
 """News: crypto-news -> news_articles (scored, coin-tagged) and news_quarantine.
 
-Articles are deduplicated by event_id (feeds repeat items on every poll), scored with the
-crypto-extended VADER lexicon (streaming.sentiment) on title + summary, and tagged with the
-coins they mention. Partitioned by the article's published date (event_time).
+Articles are deduplicated by event_id (feeds repeat items on every poll), scored by the
+trained headline classifier (streaming.sentiment) on the title alone (scored better than
+title + summary: see benchmarks/sentiment_eval.py), and tagged with the coins their title or
+summary mention (streaming.coins). Partitioned by the article's published date (event_time).
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
+from streaming.coins import mentioned_coins
 from streaming.events import NEWS_ARTICLE, news_rules
 from streaming.landing import day_of, start_landing_query, with_column
 from streaming.runner import BatchWriter, Trigger, job_main
-from streaming.sentiment import mentioned_coins, score
+from streaming.sentiment import score_many
 
 JOB = "news"
 
 
 def enrich(articles: pa.Table) -> pa.Table:
     """Add sentiment_score, sentiment_label, sentiment_pos/neg/neu, coins and date."""
-    titles = articles["title"].to_pylist()
+    titles = [title or "" for title in articles["title"].to_pylist()]
     summaries = articles["summary"].to_pylist()
-    texts = [f"{t or ''}. {s or ''}" for t, s in zip(titles, summaries, strict=True)]
-    scored = [score(text) for text in texts]
+    texts = [f"{t}. {s or ''}" for t, s in zip(titles, summaries, strict=True)]
+    scored = score_many(titles)
     articles = with_column(
         articles, "sentiment_score", pa.array([s.score for s in scored], pa.float64())
     )

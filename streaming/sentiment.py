@@ -1,188 +1,105 @@
-"""Article sentiment and coin tagging: VADER plus crypto vocabulary, whole words only.
+"""Headline sentiment from a crypto trader's point of view: a trained 3-class classifier.
 
-VADER is a maintained, rule-based lexicon scorer (negation, intensifiers, "but"). It knows
-nothing of crypto, so we add the market's words ("bullish", "hack", "rug pull", "ETF
-approval", ...). Multi-word phrases are joined into one token before scoring ("rug pull"
--> "rug_pull"), matched on word boundaries: the seed projects matched substrings, so
-"update" counted as "up" and "Ethernet" as "Ether".
+Is this news good, bad or neither for the price of the coins it concerns? Lexicons (VADER
+plus crypto words, the previous scorer) read words, not news, and scored below always
+answering "neutral" on real headlines. This is a multinomial logistic regression over
+hashed n-grams and distilled MiniLM embeddings (streaming.text_features), trained on our
+own labelled crypto headlines plus Twitter Financial News (training/sentiment/).
 
-The score is VADER's compound value in [-1, 1]; the label uses VADER's usual cut-offs.
-Pure Python, no Spark: the news job calls it on each micro-batch in the driver.
+Plain numpy at run time: no PyTorch, no model hub, nothing downloaded; the model is two
+files shipped in streaming/models. The score is P(positive) - P(negative), in [-1, 1]; the
+label is the most probable class. The news stream, the marts (through the lake) and
+`cryptoviz sentiment` all score through `score_many`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+import numpy as np
 
-POSITIVE_CUTOFF = 0.05
-NEGATIVE_CUTOFF = -0.05
+from streaming.text_features import StaticEmbeddings, ngram_matrix
 
-# Valence on VADER's scale (-4 .. +4). Phrases use spaces here; scoring joins them with "_".
-CRYPTO_LEXICON: dict[str, float] = {
-    "bullish": 2.5,
-    "bearish": -2.5,
-    "bull run": 2.5,
-    "bear market": -2.0,
-    "moon": 1.5,
-    "mooning": 2.5,
-    "to the moon": 2.5,
-    "rally": 2.0,
-    "rallies": 2.0,
-    "surge": 2.0,
-    "surges": 2.0,
-    "soar": 2.5,
-    "soars": 2.5,
-    "all time high": 2.5,
-    "all-time high": 2.5,
-    "record high": 2.0,
-    "breakout": 1.5,
-    "etf approval": 3.0,
-    "etf approved": 3.0,
-    "etf inflows": 1.5,
-    "adoption": 1.5,
-    "partnership": 1.2,
-    "upgrade": 1.0,
-    "hodl": 1.0,
-    "accumulation": 1.0,
-    "plunge": -2.5,
-    "plunges": -2.5,
-    "tumble": -2.0,
-    "tumbles": -2.0,
-    "crash": -3.0,
-    "crashes": -3.0,
-    "dump": -2.0,
-    "dumps": -2.0,
-    "sell-off": -2.0,
-    "selloff": -2.0,
-    "hack": -3.0,
-    "hacked": -3.0,
-    "hacker": -2.5,
-    "hackers": -2.5,
-    "exploit": -3.0,
-    "exploited": -3.0,
-    "exploiter": -2.5,
-    "rug pull": -3.5,
-    "rugpull": -3.5,
-    "rugged": -3.0,
-    "scam": -3.0,
-    "ponzi": -3.0,
-    "fraud": -3.0,
-    "stolen": -3.0,
-    "breach": -2.5,
-    "drained": -2.5,
-    "liquidation": -2.0,
-    "liquidations": -2.0,
-    "liquidated": -2.0,
-    "depeg": -3.0,
-    "depegged": -3.0,
-    "insolvent": -3.0,
-    "insolvency": -3.0,
-    "bankruptcy": -3.0,
-    "delisting": -2.5,
-    "delisted": -2.5,
-    "etf rejection": -2.5,
-    "etf rejected": -2.5,
-    "sec lawsuit": -2.5,
-    "lawsuit": -2.0,
-    "crackdown": -2.0,
-    "outage": -2.0,
-    "fud": -2.0,
-    "capitulation": -2.5,
-}
-
-# coin_id -> (names matched case-insensitively, tickers matched in upper case only).
-COINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "bitcoin": (("bitcoin",), ("BTC", "XBT")),
-    "ethereum": (("ethereum", "ether"), ("ETH",)),
-    "tether": (("tether",), ("USDT",)),
-    "binancecoin": (("bnb", "binance coin"), ("BNB",)),
-    "solana": (("solana",), ("SOL",)),
-    "usd-coin": (("usd coin", "usdc"), ("USDC",)),
-    "ripple": (("xrp", "ripple"), ("XRP",)),
-    "dogecoin": (("dogecoin",), ("DOGE",)),
-    "cardano": (("cardano",), ("ADA",)),
-    "tron": (("tron",), ("TRX",)),
-    "avalanche-2": (("avalanche",), ("AVAX",)),
-    "shiba-inu": (("shiba inu",), ("SHIB",)),
-    "chainlink": (("chainlink",), ("LINK",)),
-    "polkadot": (("polkadot",), ("DOT",)),
-    "the-open-network": (("toncoin",), ("TON",)),
-    "litecoin": (("litecoin",), ("LTC",)),
-    "polygon-ecosystem-token": (("polygon",), ("POL", "MATIC")),
-    "stellar": (("stellar",), ("XLM",)),
-}
+LABELS = ("negative", "neutral", "positive")
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+HEAD_FILE = MODEL_DIR / "sentiment_head.npz"
+STATIC_FILE = MODEL_DIR / "minilm_static.npz"
 
 
 @dataclass(frozen=True)
 class Sentiment:
-    score: float  # VADER compound, [-1, 1]
-    label: str  # positive | negative | neutral
-    positive: float
+    score: float  # P(positive) - P(negative), [-1, 1]
+    label: str  # positive | neutral | negative
+    positive: float  # class probabilities, summing to 1
     negative: float
     neutral: float
 
 
-def _token(phrase: str) -> str:
-    return re.sub(r"[\s-]+", "_", phrase.lower())
+@lru_cache(maxsize=1)
+def load_static() -> StaticEmbeddings:
+    with np.load(STATIC_FILE) as f:
+        return StaticEmbeddings(list(f["entries"]), f["vectors"])
+
+
+@dataclass(frozen=True)
+class HeadModel:
+    """Trained weights: logits = ngrams @ ngram_weights + embedding @ static_weights + bias."""
+
+    idf: np.ndarray
+    ngram_weights: np.ndarray
+    static_weights: np.ndarray
+    bias: np.ndarray
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            idf=self.idf,
+            ngram_weights=self.ngram_weights,
+            static_weights=self.static_weights,
+            bias=self.bias,
+            labels=np.array(LABELS),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> HeadModel:
+        with np.load(path) as f:
+            if tuple(f["labels"]) != LABELS:
+                raise ValueError(f"{path}: labels {tuple(f['labels'])}, expected {LABELS}")
+            return cls(f["idf"], f["ngram_weights"], f["static_weights"], f["bias"])
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text: P(negative), P(neutral), P(positive)."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        logits = (
+            ngram_matrix(texts, self.idf) @ self.ngram_weights
+            + load_static().embed(texts) @ self.static_weights
+            + self.bias
+        ).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def labels(self, texts: Sequence[str]) -> list[str]:
+        return [LABELS[i] for i in self.probabilities(texts).argmax(axis=1)]
 
 
 @lru_cache(maxsize=1)
-def _analyzer() -> SentimentIntensityAnalyzer:
-    analyzer = SentimentIntensityAnalyzer()
-    analyzer.lexicon.update({_token(phrase): value for phrase, value in CRYPTO_LEXICON.items()})
-    return analyzer
+def model() -> HeadModel:
+    return HeadModel.load(HEAD_FILE)
 
 
-@lru_cache(maxsize=1)
-def _phrases() -> re.Pattern[str]:
-    multi = sorted((p for p in CRYPTO_LEXICON if re.search(r"[\s-]", p)), key=len, reverse=True)
-    return re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(p) for p in multi) + r")(?![\w-])", re.IGNORECASE
-    )
-
-
-def prepare(text: str) -> str:
-    """Join known multi-word phrases into single lexicon tokens ("Rug pull" -> "rug_pull")."""
-    return _phrases().sub(lambda m: _token(m.group(1)), text)
+def score_many(texts: Sequence[str]) -> list[Sentiment]:
+    """Score a batch (much faster per text than one at a time)."""
+    results = []
+    for neg, neu, pos in model().probabilities([text or "" for text in texts]):
+        label = LABELS[int(np.argmax([neg, neu, pos]))]
+        results.append(Sentiment(float(pos - neg), label, float(pos), float(neg), float(neu)))
+    return results
 
 
 def score(text: str) -> Sentiment:
-    scores = _analyzer().polarity_scores(prepare(text or ""))
-    compound = float(scores["compound"])
-    if compound >= POSITIVE_CUTOFF:
-        label = "positive"
-    elif compound <= NEGATIVE_CUTOFF:
-        label = "negative"
-    else:
-        label = "neutral"
-    return Sentiment(compound, label, scores["pos"], scores["neg"], scores["neu"])
-
-
-@lru_cache(maxsize=1)
-def _coin_patterns() -> list[tuple[str, re.Pattern[str], re.Pattern[str] | None]]:
-    patterns = []
-    for coin, (names, tickers) in COINS.items():
-        name_re = re.compile(
-            r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])", re.IGNORECASE
-        )
-        ticker_re = (
-            re.compile(r"(?<![\w-])\$?(" + "|".join(re.escape(t) for t in tickers) + r")(?![\w-])")
-            if tickers
-            else None
-        )
-        patterns.append((coin, name_re, ticker_re))
-    return patterns
-
-
-def mentioned_coins(text: str) -> list[str]:
-    """coin_ids named in `text` by name (any case) or ticker (upper case, optional `$`)."""
-    text = text or ""
-    return [
-        coin
-        for coin, name_re, ticker_re in _coin_patterns()
-        if name_re.search(text) or (ticker_re is not None and ticker_re.search(text))
-    ]
+    return score_many([text])[0]

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from cryptoviz_assets import services
-from cryptoviz_assets.processes import free_port, wait_until
+from cryptoviz_assets.processes import free_port, terminate_tree, wait_until
 from cryptoviz_assets.settings import Settings
 from tests.browser import browser, chromium_available, dagster_asset_graph, dagster_asset_page
 from tests.browser import dbt_docs as dbt_docs_page
@@ -165,6 +165,23 @@ def test_the_marts_catch_exactly_the_injected_events(demo: Demo) -> None:
     assert sorted(found) == sorted(INJECTED), table
 
 
+def test_real_headlines_land_on_the_prices_time_axis(demo: Demo) -> None:
+    """The 25 recorded CoinDesk items are replayed on the market's clock: every one lands
+    with a publication time inside the minutes the prices cover, so sentiment and prices
+    can be compared (they were dated 2026-09-29/30 beside today's prices)."""
+    table = cli(
+        demo,
+        "sql",
+        "select count(*) as real_articles, count(*) filter "
+        "(where published_at >= first_minute and published_at < last_minute + interval 1 minute) "
+        "as within_prices from marts.fct_news_articles, (select min(minute_start) as first_minute, "
+        "max(minute_start) as last_minute from intermediate.int_price_minutes) "
+        "where url not like '%replay.cryptoviz.invalid%'",
+    )
+    first_row = table.splitlines()[2]  # below the header and its rule
+    assert re.findall(r"\d+", first_row) == ["25", "25"], table
+
+
 def test_ui_and_docs_while_the_demo_runs_then_stop_leaves_nothing(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,7 +222,8 @@ def test_ui_and_docs_while_the_demo_runs_then_stop_leaves_nothing(
             )
             assert "One row per alert" in model
     finally:
-        os.killpg(docs.pid, signal.SIGTERM)  # the CLI and the `dbt docs serve` it started
+        # the CLI and the `dbt docs serve` it started; SIGKILL what a loaded machine keeps
+        terminate_tree(psutil.Process(docs.pid), signal.SIGTERM, timeout=60)
         docs.wait(timeout=30)
         stopped = cli(demo, "stop", timeout=300)
     assert stopped.strip() == "stopped: dagster-dev, replay-server, broker"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import statistics
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -99,8 +101,30 @@ def test_news_changes_over_time(market_server: ReplayServer, clock: list[float])
     assert len(after - before) == 1
     assert len(after) == 20
     coindesk = parse_feed(get(market_server, "/arc/outboundfeeds/rss/").content)
-    assert len(coindesk.entries) == 20 + 25  # generated first, then the recorded items
+    # generated first, then the recorded items replayed so far: one a tick from the start
+    assert len(coindesk.entries) == 20 + 11
     assert coindesk.entries[0].id.startswith("replay-coindesk-7-")
+
+
+def test_recorded_news_replays_on_the_market_clock(
+    market_server: ReplayServer, clock: list[float]
+) -> None:
+    """Real headlines share the prices' time axis: one recorded item a tick, in recorded order."""
+
+    def recorded() -> list[Any]:
+        feed = parse_feed(get(market_server, "/arc/outboundfeeds/rss/").content)
+        return [entry for entry in feed.entries if not entry.id.startswith("replay-")]
+
+    assert len(recorded()) == 1  # the oldest recorded item, at the market's first tick
+    clock[0] += 60 * 30
+    served = list(reversed(recorded()))  # feeds list the newest first
+    as_recorded = sorted(
+        parse_feed(data_bytes(COINDESK_RSS)).entries, key=lambda entry: entry.published_parsed
+    )
+    assert [entry.id for entry in served] == [entry.id for entry in as_recorded]
+    assert [entry.title for entry in served] == [entry.title for entry in as_recorded]
+    published = [calendar.timegm(entry.published_parsed) for entry in served]
+    assert published == [T0 + 60 * k + 30 for k in range(25)]
 
 
 def one_minute_moves(market: Market, coin: str, ticks: range) -> list[float]:

@@ -13,6 +13,7 @@ from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
 from streaming.lake import Lake
 from streaming.process import StreamProcess
+from streaming.sentiment import score_many
 from tests.streaming_support import T0, column, iso, job_env, log_tail, produce, wait_for
 
 pytestmark = pytest.mark.slow
@@ -41,10 +42,10 @@ def test_news_lands_once_scored_and_tagged(project_env: Settings, tmp_path: Path
     ensure_topics(settings)
     lake = Lake(settings.lake_uri)
     articles = [
-        article("a1", "Bitcoin price update", "Weekly roundup of BTC markets."),
-        article("a2", "Rug pull drains DeFi protocol on Solana", "Investors lost millions.", 30),
+        article("a1", "How to buy a coin: a step-by-step guide", "Weekly roundup of BTC markets."),
+        article("a2", "Solana plunges 15% as leveraged longs are liquidated", "A rug pull.", 30),
         article("a3", "SEC ETF approval sends Ether to an all-time high", "ETH rallies."),
-        article("a4", "Exchange hacked, $XRP stolen", "An exploit hit hot wallets."),
+        article("a4", "SEC sues exchange for fraud over $XRP sales", "Investors lost millions."),
     ]
     log = tmp_path / "news.log"
     job = StreamProcess("news", job_env(settings), log)
@@ -83,6 +84,12 @@ def test_news_lands_once_scored_and_tagged(project_env: Settings, tmp_path: Path
     assert rows["a4"]["sentiment_label"] == "negative"
     assert rows["a4"]["coins"] == ["ripple"]
     assert all(-1 <= r["sentiment_score"] <= 1 for r in rows.values())
+    # The stream scores titles with the same model as `cryptoviz sentiment`.
+    expected = dict(zip(sorted(rows), score_many([a["title"] for a in articles]), strict=True))
+    for guid, row in rows.items():
+        assert row["sentiment_label"] == expected[guid].label
+        assert row["sentiment_score"] == pytest.approx(expected[guid].score, abs=1e-6)
+        assert row["sentiment_pos"] == pytest.approx(expected[guid].positive, abs=1e-6)
     assert rows["a2"]["date"] == (T0 - timedelta(days=30)).date().isoformat()  # old, still landed
     assert column(lake, "news_quarantine", "reason") == ["schema_version must be 1"]
 

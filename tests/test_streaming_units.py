@@ -11,12 +11,12 @@ import pytest
 
 from cryptoviz_assets.settings import Settings
 from streaming.bars import BarState, BarStateStore, advance
+from streaming.coins import mentioned_coins
 from streaming.dedupe import SeenIds
 from streaming.kafka_reader import java_kafka_options
 from streaming.lake import Lake
 from streaming.prices import spike_alerts
 from streaming.runner import offsets_behind
-from streaming.sentiment import mentioned_coins, score
 
 
 def _rows(n: int, day: str = "2025-03-01") -> pa.Table:
@@ -100,23 +100,6 @@ def test_alerts_match_the_contract() -> None:
 
     schema = json.loads((PROJECT_ROOT / "cryptoviz_assets/schemas/price_alert.v1.json").read_text())
     jsonschema.validate(spike_alerts([_bar(120.0, 100.0)])[0], schema)
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
-        ("Bitcoin price update for the week", "neutral"),  # "update" is not "up"
-        ("Rug pull drains DeFi protocol", "negative"),
-        ("Exchange hacked, ETH stolen", "negative"),
-        ("SEC ETF approval sends BTC to an all-time high", "positive"),
-        ("Analysts turn bullish on Solana", "positive"),
-        ("Traders are not bullish on DOT", "negative"),
-    ],
-)
-def test_sentiment_whole_words_and_crypto_vocabulary(text: str, label: str) -> None:
-    result = score(text)
-    assert result.label == label
-    assert -1.0 <= result.score <= 1.0
 
 
 def test_coin_tags_by_name_and_ticker_whole_words() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -38,3 +41,18 @@ def fear_greed_days() -> list[dict[str, Any]]:
                 day["timestamp"], {k: v for k, v in day.items() if k != "time_until_update"}
             )
     return [days[key] for key in sorted(days, key=int, reverse=True)]
+
+
+@cache
+def coindesk_items() -> list[tuple[datetime, bytes]]:
+    """The recorded CoinDesk items, oldest first: (recorded publish time, the item's XML)."""
+    items = re.findall(rb"<item>.*?</item>", data_bytes(COINDESK_RSS), flags=re.DOTALL)
+    dated = [(parsedate_to_datetime(_pub_date(item)), item) for item in items]
+    return sorted(dated, key=lambda pair: pair[0])
+
+
+def _pub_date(item: bytes) -> str:
+    found = re.search(rb"<pubDate>(.*?)</pubDate>", item)
+    if found is None:
+        raise ValueError("a recorded CoinDesk item has no pubDate")
+    return found.group(1).decode()

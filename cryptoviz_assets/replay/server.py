@@ -11,8 +11,10 @@
 
 Scenario `recorded` serves the recorded payloads as recorded (filtered by the query like
 the services do; CoinGecko alternates between its two recordings). Scenario `market` serves
-the moving market of market.py. Every response carries `X-CryptoViz-Replay: true`, which the
-collectors turn into `replayed: true` on their events. Stdlib only: it must start anywhere.
+the moving market of market.py, and replays the recorded real CoinDesk items on the
+market's clock, so real headlines and the market's prices share one time axis. Every
+response carries `X-CryptoViz-Replay: true`, which the collectors turn into
+`replayed: true` on their events. Stdlib only: it must start anywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +39,7 @@ from cryptoviz_assets.replay.recordings import (
     CMC_LISTINGS,
     COINDESK_RSS,
     COINGECKO_MARKETS,
+    coindesk_items,
     data_bytes,
     data_json,
     fear_greed_days,
@@ -44,6 +48,7 @@ from cryptoviz_assets.replay.recordings import (
 JSON = "application/json; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 FEED_PATHS = {"/arc/outboundfeeds/rss/": "coindesk", "/rss": "cointelegraph"}
+RECORDED_NEWS_EVERY_TICKS = 1  # one recorded CoinDesk item per market tick: 25 in 25 minutes
 FEED_TITLES = {"coindesk": "CoinDesk (replay)", "cointelegraph": "Cointelegraph (replay)"}
 
 
@@ -60,6 +65,9 @@ class ReplayApp:
         self.clock = clock
         origin = clock.origin if isinstance(clock, CatchUpClock) else 0
         self.market = Market(seed=seed, tick_seconds=tick_seconds, clock=clock, origin=origin)
+        # The tick the recorded news starts replaying at: the first snapshot of a market
+        # replayed from the past (the same on every run), else the server's start.
+        self.recorded_news_start = origin or self.market.tick()
         self._coingecko_turn = itertools.count()
 
     def handle(
@@ -132,10 +140,27 @@ class ReplayApp:
         articles = self.market.articles(feed)
         body = rss(feed, articles)
         if feed == "coindesk":  # the generated news first, then the recorded real items
-            recorded = data_bytes(COINDESK_RSS)
-            items = recorded[recorded.find(b"<item>") : recorded.rfind(b"</item>") + 7]
-            body = body.replace(b"</channel>", items + b"\n</channel>")
+            body = body.replace(b"</channel>", self.recorded_news() + b"\n</channel>")
         return 200, RSS, body
+
+    def recorded_news(self) -> bytes:
+        """The recorded CoinDesk items the market has reached, newest first, on its clock.
+
+        Recorded item k (oldest first) is published RECORDED_NEWS_EVERY_TICKS * k ticks after
+        `recorded_news_start`, its recorded order kept, and served from then on: news dated
+        2026-09-30 beside prices of today would give the sentiment-versus-price chart and
+        the correlation mart nothing to compare.
+        """
+        tick = self.market.tick()
+        served = []
+        for k, (_, item) in enumerate(coindesk_items()):
+            at = self.recorded_news_start + k * RECORDED_NEWS_EVERY_TICKS
+            if at > tick:
+                break
+            published = datetime.fromtimestamp(self.market.tick_time(at) + 30, UTC)
+            date = f"<pubDate>{format_datetime(published)}</pubDate>".encode()
+            served.append(re.sub(rb"<pubDate>.*?</pubDate>", date, item))
+        return b"\n".join(reversed(served))
 
 
 # Every namespace the recorded CoinDesk items use, so they can be served inside our feed.
