@@ -31,8 +31,8 @@ OUTPUT = MODEL_DIR / "sentiment_head.npz"
 
 @dataclass(frozen=True)
 class Params:
-    l2: float = 3e-4  # L2 penalty on the weights (per mean example)
-    twitter_weight: float = 0.2  # weight of an equities tweet relative to a crypto headline
+    l2: float = 1e-4  # L2 penalty on the weights (per mean example)
+    twitter_weight: float = 0.05  # weight of an equities tweet relative to a crypto headline
     ngram_scale: float = 1.0  # scale of the n-gram view
     static_scale: float = 1.0  # scale of the embedding view
     balance_classes: bool = True  # weigh crypto classes equally (negative news is the rarest)
