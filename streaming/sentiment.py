@@ -70,21 +70,23 @@ class HeadModel:
                 raise ValueError(f"{path}: labels {tuple(f['labels'])}, expected {LABELS}")
             return cls(f["idf"], f["ngram_weights"], f["static_weights"], f["bias"])
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text: P(negative), P(neutral), P(positive)."""
+    def probabilities(
+        self, texts: Sequence[str], static: StaticEmbeddings | None = None
+    ) -> np.ndarray:
+        """One row per text: P(negative), P(neutral), P(positive); `static` for experiments."""
         if not texts:
             return np.zeros((0, len(LABELS)))
         logits = (
             ngram_matrix(texts, self.idf) @ self.ngram_weights
-            + load_static().embed(texts) @ self.static_weights
+            + (static or load_static()).embed(texts) @ self.static_weights
             + self.bias
         ).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def labels(self, texts: Sequence[str]) -> list[str]:
-        return [LABELS[i] for i in self.probabilities(texts).argmax(axis=1)]
+    def labels(self, texts: Sequence[str], static: StaticEmbeddings | None = None) -> list[str]:
+        return [LABELS[i] for i in self.probabilities(texts, static).argmax(axis=1)]
 
 
 @lru_cache(maxsize=1)

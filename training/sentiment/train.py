@@ -23,7 +23,7 @@ import numpy as np
 from scipy import optimize, sparse
 
 from streaming.sentiment import LABELS, MODEL_DIR, HeadModel, load_static
-from streaming.text_features import fit_idf, ngram_matrix
+from streaming.text_features import StaticEmbeddings, fit_idf, ngram_matrix
 from training.sentiment.data import Example, crypto, twitter
 
 OUTPUT = MODEL_DIR / "sentiment_head.npz"
@@ -31,17 +31,19 @@ OUTPUT = MODEL_DIR / "sentiment_head.npz"
 
 @dataclass(frozen=True)
 class Params:
-    l2: float = 3e-4  # L2 penalty on the weights (per mean example)
-    twitter_weight: float = 0.2  # weight of an equities tweet relative to a crypto headline
+    l2: float = 1e-4  # L2 penalty on the weights (per mean example)
+    twitter_weight: float = 0.05  # weight of an equities tweet relative to a crypto headline
     ngram_scale: float = 1.0  # scale of the n-gram view
     static_scale: float = 1.0  # scale of the embedding view
     balance_classes: bool = True  # weigh crypto classes equally (negative news is the rarest)
 
 
-def features(texts: list[str], idf: np.ndarray, params: Params) -> sparse.csr_matrix:
+def features(
+    texts: list[str], idf: np.ndarray, params: Params, table: StaticEmbeddings | None = None
+) -> sparse.csr_matrix:
     """Both views side by side, scaled as HeadModel scales them when scoring."""
     ngrams = ngram_matrix(texts, idf) * params.ngram_scale
-    static = load_static().embed(texts) * params.static_scale
+    static = (table or load_static()).embed(texts) * params.static_scale
     return sparse.hstack([ngrams, sparse.csr_matrix(static)], format="csr")
 
 
@@ -69,11 +71,16 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, weights: np.ndarray, l2: float) -> 
     return result.x.reshape(d + 1, k)
 
 
-def train(examples: list[Example], weights: np.ndarray, params: Params) -> HeadModel:
+def train(
+    examples: list[Example],
+    weights: np.ndarray,
+    params: Params,
+    table: StaticEmbeddings | None = None,
+) -> HeadModel:
     texts = [text for text, _ in examples]
     y = np.array([LABELS.index(label) for _, label in examples])
     idf = fit_idf(texts)
-    coef = fit(features(texts, idf, params), y, weights, params.l2)
+    coef = fit(features(texts, idf, params, table), y, weights, params.l2)
     ngram_rows = len(idf)
     return HeadModel(
         idf=idf,
@@ -99,8 +106,17 @@ def training_set(params: Params) -> tuple[list[Example], np.ndarray]:
     return crypto_train + tweets, weights_for(crypto_train, len(tweets), params)
 
 
-def cross_validate(params: Params, folds: int = 5) -> float:
-    """Mean accuracy on held-out folds of the crypto train split (tweets always in training)."""
+def load_table(path: Path) -> StaticEmbeddings:
+    with np.load(path) as f:
+        return StaticEmbeddings(list(f["entries"]), f["vectors"])
+
+
+def cross_validate(params: Params, folds: int = 5, static_dir: Path | None = None) -> float:
+    """Mean accuracy on held-out folds of the crypto train split (tweets always in training).
+
+    With `static_dir`, fold k uses static_dir/static_fold{k}.npz: a table distilled from an
+    encoder fine-tuned without fold k (training/sentiment/finetune.py --fold k).
+    """
     crypto_train, tweets = crypto("train"), twitter()
     fold_of = np.arange(len(crypto_train)) % folds
     np.random.default_rng(0).shuffle(fold_of)
@@ -108,8 +124,9 @@ def cross_validate(params: Params, folds: int = 5) -> float:
     for fold in range(folds):
         held = [e for e, f in zip(crypto_train, fold_of, strict=True) if f == fold]
         kept = [e for e, f in zip(crypto_train, fold_of, strict=True) if f != fold]
-        model = train(kept + tweets, weights_for(kept, len(tweets), params), params)
-        predicted = model.labels([text for text, _ in held])
+        table = load_table(static_dir / f"static_fold{fold}.npz") if static_dir else None
+        model = train(kept + tweets, weights_for(kept, len(tweets), params), params, table)
+        predicted = model.labels([text for text, _ in held], table)
         accuracies.append(
             np.mean([p == label for p, (_, label) in zip(predicted, held, strict=True)])
         )
@@ -119,11 +136,13 @@ def cross_validate(params: Params, folds: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="cross-validate only, write nothing")
+    parser.add_argument("--static-dir", type=Path, help="per-fold static tables for --cv")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     params = Params()
     if args.cv:
-        print(f"{params}: 5-fold CV accuracy {cross_validate(params):.3f}")
+        accuracy = cross_validate(params, static_dir=args.static_dir)
+        print(f"{params}: 5-fold CV accuracy {accuracy:.3f}")
         return
     examples, weights = training_set(params)
     train(examples, weights, params).save(args.output)
