@@ -59,7 +59,7 @@ class Daemon:
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=_default_signal_handlers,  # noqa: PLW1509 (launcher is single-threaded)
+                preexec_fn=default_signal_handlers,  # noqa: PLW1509 (launcher is single-threaded)
             )
         created = psutil.Process(proc.pid).create_time()
         record = {"pid": proc.pid, "create_time": created, "stop_signal": stop_signal.name}
@@ -146,8 +146,13 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def _default_signal_handlers() -> None:
-    """Runs in the child before exec: undo SIG_IGN inherited from `cmd &` shells."""
+def default_signal_handlers() -> None:
+    """Runs in a child before exec (`preexec_fn`): undo an inherited SIG_IGN.
+
+    A `cmd &` shell leaves SIGINT ignored, and Dagster's in-process execution then maps
+    SIGTERM to SIGINT's handler (`setup_interrupt_handlers`), so SIGTERM becomes ignored
+    too; exec keeps ignored signals, and the child could then not be stopped gracefully.
+    """
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
 

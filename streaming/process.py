@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from cryptoviz_assets.processes import default_signal_handlers
+
 STOP_TIMEOUT_SECONDS = 60.0
 
 
@@ -45,6 +47,7 @@ class StreamProcess:
                 stderr=subprocess.STDOUT,
                 env=dict(self.env) if self.env is not None else None,
                 start_new_session=True,
+                preexec_fn=default_signal_handlers,  # noqa: PLW1509 (launcher is single-threaded)
             )
         return self.popen.pid
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,18 @@ def start_broker(root: Path) -> EmbeddedBroker:
     broker = EmbeddedBroker(data_dir=root / "broker", run_dir=root / "run", **ports)
     broker.start()
     return broker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interruptible_session() -> None:
+    """Give pytest a terminal's Ctrl-C even when CI starts it from `cmd &` (SIGINT ignored).
+
+    Dagster's in-process runs map SIGTERM to SIGINT's handler; with SIGINT ignored, SIGTERM
+    became ignored too, and every child started afterwards inherited that: Dagster's own
+    compute-log `tail -F` outlived its runs, and a `cryptoviz docs` did not stop on SIGTERM.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -82,6 +82,30 @@ def test_signals_work_even_when_the_launcher_ignored_them(tmp_path: Path) -> Non
     assert daemon.process() is None
 
 
+def test_sigterm_works_after_dagster_ran_in_a_backgrounded_launcher(tmp_path: Path) -> None:
+    """Under `cmd &` SIGINT is ignored; Dagster's in-process execution then maps SIGTERM to
+    SIGINT's handler, so the launcher (pytest in CI) ignores SIGTERM too. Its children must
+    not inherit that: a `cryptoviz docs` left deaf to SIGTERM is how a CI run once failed."""
+    launcher = (
+        "import signal, sys\n"
+        "from pathlib import Path\n"
+        "from dagster._utils.interrupts import capture_interrupts\n"
+        "from cryptoviz_assets.processes import Daemon\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "with capture_interrupts():\n"
+        "    pass\n"
+        "assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN, 'Dagster changed'\n"
+        f"Daemon('sigterm', Path({str(tmp_path)!r})).start(['sleep', '300'])\n"
+    )
+    subprocess.run([sys.executable, "-c", launcher], check=True)
+    daemon = Daemon("sigterm", tmp_path)
+    proc = daemon.process()
+    assert proc is not None
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)  # SIGTERM at its default disposition ends `sleep`
+    assert daemon.process() is None
+
+
 def test_output_goes_to_the_log_file(tmp_path: Path) -> None:
     daemon = Daemon("echo", tmp_path)
     daemon.start(["bash", "-c", "echo hello-from-daemon; sleep 300"])
@@ -125,3 +149,19 @@ def test_sigterm_runs_the_cleanup_to_its_end(tmp_path: Path) -> None:
         "cleaning",
         "cleaned up",
     ]
+
+
+def test_children_of_the_test_session_stop_on_sigterm_after_a_dagster_run(tmp_path: Path) -> None:
+    """What Dagster's compute-log capture does: a run maps SIGTERM to SIGINT's handler, then
+    starts `tail -F` and stops it with SIGTERM. CI runs pytest from `cmd &`; the session
+    fixture keeps that tail stoppable (it used to outlive every run)."""
+    from dagster._utils.interrupts import capture_interrupts
+
+    with capture_interrupts():
+        pass
+    assert signal.getsignal(signal.SIGTERM) != signal.SIG_IGN
+    log = tmp_path / "compute.out"
+    log.write_text("")
+    tail = subprocess.Popen(["tail", "-F", "-c", "+0", str(log)], stdout=subprocess.DEVNULL)
+    tail.terminate()
+    assert tail.wait(timeout=5) == -signal.SIGTERM
