@@ -63,46 +63,39 @@ def test_refuses_to_start_twice(tmp_path: Path) -> None:
         daemon.stop()
 
 
-def test_signals_work_even_when_the_launcher_ignored_them(tmp_path: Path) -> None:
-    """`cmd &` in a script makes SIGINT ignored; the daemon must still stop on SIGINT."""
+# `cmd &` in a script leaves SIGINT ignored; a Dagster run in that process then maps
+# SIGTERM to SIGINT's handler, so SIGTERM is ignored too. A daemon must stop on either.
+IGNORE_SIGINT = "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+DAGSTER_RAN = (
+    "from dagster._utils.interrupts import capture_interrupts\n"
+    "with capture_interrupts():\n"
+    "    pass\n"
+    "assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN, 'Dagster changed'\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("launcher_state", "stop_signal"),
+    [(IGNORE_SIGINT, signal.SIGINT), (IGNORE_SIGINT + DAGSTER_RAN, signal.SIGTERM)],
+    ids=["sigint-ignored", "sigterm-ignored-after-dagster"],
+)
+def test_signals_work_even_when_the_launcher_ignored_them(
+    tmp_path: Path, launcher_state: str, stop_signal: signal.Signals
+) -> None:
     launcher = (
         "import signal, sys\n"
         "from pathlib import Path\n"
         "from cryptoviz_assets.processes import Daemon\n"
-        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        f"Daemon('sigint', Path({str(tmp_path)!r})).start(['sleep', '300'], "
-        "stop_signal=signal.SIGINT)\n"
+        f"{launcher_state}"
+        f"Daemon('sleeper', Path({str(tmp_path)!r})).start(['sleep', '300'], "
+        f"stop_signal=signal.{stop_signal.name})\n"
     )
     subprocess.run([sys.executable, "-c", launcher], check=True)
-    daemon = Daemon("sigint", tmp_path)
+    daemon = Daemon("sleeper", tmp_path)
     proc = daemon.process()
     assert proc is not None
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=5)  # SIGINT at its default disposition ends `sleep`
-    assert daemon.process() is None
-
-
-def test_sigterm_works_after_dagster_ran_in_a_backgrounded_launcher(tmp_path: Path) -> None:
-    """Under `cmd &` SIGINT is ignored; Dagster's in-process execution then maps SIGTERM to
-    SIGINT's handler, so the launcher (pytest in CI) ignores SIGTERM too. Its children must
-    not inherit that: a `cryptoviz docs` left deaf to SIGTERM is how a CI run once failed."""
-    launcher = (
-        "import signal, sys\n"
-        "from pathlib import Path\n"
-        "from dagster._utils.interrupts import capture_interrupts\n"
-        "from cryptoviz_assets.processes import Daemon\n"
-        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "with capture_interrupts():\n"
-        "    pass\n"
-        "assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN, 'Dagster changed'\n"
-        f"Daemon('sigterm', Path({str(tmp_path)!r})).start(['sleep', '300'])\n"
-    )
-    subprocess.run([sys.executable, "-c", launcher], check=True)
-    daemon = Daemon("sigterm", tmp_path)
-    proc = daemon.process()
-    assert proc is not None
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=5)  # SIGTERM at its default disposition ends `sleep`
+    proc.send_signal(stop_signal)
+    proc.wait(timeout=5)  # the signal at its default disposition ends `sleep`
     assert daemon.process() is None
 
 
