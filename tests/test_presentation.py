@@ -69,8 +69,9 @@ def test_row_counts_are_the_real_counts(published: Path, report: presentation.Re
             for (name,) in tables
         }
     assert report.row_counts == expected
-    assert len(expected) == 9
+    assert len(expected) == 10
     assert report.row_counts["fct_anomalies"] == 5  # the fixed lake's two spikes etc.
+    assert report.row_counts["fct_anomaly_episodes"] == 1  # divcoin's two minutes, one episode
     assert report.row_counts["fct_fear_greed_daily"] == 3
     assert report.row_counts["fct_stream_alerts"] == 0
     table = presentation.row_counts_markdown(report.row_counts)
@@ -191,7 +192,7 @@ def test_every_mart_has_the_freshness_policy() -> None:
 
     graph = defs.resolve_asset_graph()
     marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
-    assert len(marts) == 9
+    assert len(marts) == 10
     for key in [*marts, dg.AssetKey("warehouse_snapshot"), dg.AssetKey("market_report")]:
         assert graph.get(key).freshness_policy == MARTS_FRESHNESS, key
     assert graph.get(dg.AssetKey(["staging", "stg_price_ticks"])).freshness_policy is None

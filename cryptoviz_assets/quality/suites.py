@@ -234,6 +234,26 @@ MART_SUITES = (
     bar_suite("fct_price_bars_hourly", "volatility_24h", timedelta(hours=1)),
     bar_suite("fct_price_bars_daily", "volatility_30d", timedelta(days=1)),
     mart_suite(
+        # dbt tests keep ids, types and severities right; this suite checks the shape of an
+        # episode: at least one flagged minute, never more minutes flagged than it lasts.
+        "fct_anomaly_episodes",
+        {
+            "episode_id": "string",
+            "started_at": "timestamp",
+            "duration_minutes": "integer",
+            "flagged_minutes": "integer",
+            "peak_value": "float",
+        },
+        (
+            between("flagged_minutes", 1),
+            between("duration_minutes", 1),
+            Expect(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {"column_A": "duration_minutes", "column_B": "flagged_minutes", "or_equal": True},
+            ),
+        ),
+    ),
+    mart_suite(
         "fct_anomalies",
         {
             "alert_id": "string",
