@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from confluent_kafka import Producer
 
@@ -23,6 +24,7 @@ from cryptoviz_assets.collectors.base import (
 from cryptoviz_assets.collectors.binance import BinanceKlinesCollector, split_pair
 from cryptoviz_assets.collectors.events import event_id, iso_utc, validation_error
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
 from cryptoviz_assets.resources import KafkaResource
 from cryptoviz_assets.settings import DEFAULT_BINANCE_SYMBOLS, REPLAY_BINANCE_SYMBOLS, Settings
 from cryptoviz_assets.topics import ensure_topics
@@ -351,3 +353,62 @@ def test_an_exchange_refusal_fails_only_that_pair(
     assert dead["value"]["stage"] == "fetch"
     assert dead["value"]["raw"] == '{"code":-1121,"msg":"Invalid symbol."}'
     assert len(read_topic(project_env, project_env.topic_klines)) == 2
+
+
+# --- against the replay server ------------------------------------------------------------
+
+PAST = 1_767_607_200.0  # 2026-01-05T10:00:00Z: the replay clock, behind the wall clock
+
+
+def test_the_collector_job_publishes_the_replayed_depeg_to_the_broker(
+    project_env: Settings, monkeypatch: pytest.MonkeyPatch, dagster_instance: dg.DagsterInstance
+) -> None:
+    """Dagster's collect_binance against the replay server (default pairs and URL of replay
+    mode), then a plain run a market minute later: each pair resumes from its cursor."""
+    from cryptoviz_assets.definitions import defs
+
+    clock = [PAST]
+    app = ReplayApp("market", clock=lambda: clock[0])
+    clock[0] = PAST + 45 * 60 + 10  # 45 recorded minutes have closed: 04:00 to 04:44
+    with ReplayServer(app) as server:
+        for name in ("BINANCE_URL", "BINANCE_SYMBOLS"):
+            monkeypatch.delenv(name, raising=False)
+        fast_retries(monkeypatch, SOURCE_MODE="replay", REPLAY_PORT=str(server.port))
+        result = defs.get_job_def("collect_binance").execute_in_process(instance=dagster_instance)
+        clock[0] += 60
+        again = run()
+    (materialization,) = result.asset_materializations_for_node("binance_klines")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert (metadata["published"], metadata["dead_lettered"]) == (3 * 45, 0)
+    assert metadata["replayed"] is True
+    assert metadata["unmapped_coins"] == 0
+    pairs = ["binance:BTCUSD", "binance:BTCUSDC", "binance:BTCUSDT"]
+    assert metadata["breaker_state"] == dict.fromkeys(pairs, "closed")
+    # One budget for the exchange: each pair's call came out of it.
+    assert [metadata["budget_remaining"][pair]["minute"] for pair in pairs] == [59, 58, 57]
+    assert "binance:BTCUSDC" in str(metadata["sources"])
+    assert [(s.source, s.published, s.deduplicated) for s in again.sources] == [
+        ("binance:BTCUSD", 1, 0),
+        ("binance:BTCUSDC", 1, 0),
+        ("binance:BTCUSDT", 1, 0),
+    ]
+
+    klines = read_topic(project_env, project_env.topic_klines)
+    assert len(klines) == 3 * 46
+    assert read_topic(project_env, project_env.topic_dlq) == []
+    closes: dict[tuple[str, str], float] = {}
+    for record in klines:
+        value = record["value"]
+        assert validation_error("kline", value) is None
+        assert value["replayed"] is True
+        assert value["trade_count"] is None  # the recordings have none
+        assert value["volume_quote"] == pytest.approx(value["volume_base"] * value["close"])
+        assert (value["coin_id"], value["base_asset"]) == ("bitcoin", "BTC")
+        assert record["key"] == value["symbol"] == "BTC" + value["quote_asset"]
+        assert value["close_time"] <= value["ingest_time"]
+        closes[(value["symbol"], value["open_time"])] = value["close"]
+    minute_34 = iso_utc(datetime.fromtimestamp(PAST + 34 * 60, UTC))
+    assert closes[("BTCUSDC", minute_34)] == 21634.06  # recorded at 2023-03-11T04:34Z
+    assert closes[("BTCUSDC", minute_34)] / closes[("BTCUSD", minute_34)] > 1.05
+    first = iso_utc(datetime.fromtimestamp(PAST, UTC))
+    assert closes[("BTCUSDC", first)] / closes[("BTCUSD", first)] < 1.01
