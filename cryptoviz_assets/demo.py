@@ -6,7 +6,10 @@ Dagster instance, so everything it did is there to inspect in the UI afterwards.
    replay server plays from the past (replay/clock.py): enough history for rolling
    z-scores, and two cycles of the injected spike, volume burst and divergence. The market
    counts them from its first snapshot, so every run replays the same ones (replay/market.py)
-   and finds the same alerts.
+   and finds the same alerts. Binance klines come along: in replay mode BINANCE_URL is the
+   replay server and BINANCE_SYMBOLS its recorded pairs (BTCUSD, BTCUSDC, BTCUSDT), one
+   recorded minute of March 2023 a snapshot from REPLAY_KLINES_START, so the demo sees
+   BTCUSDC trade ~5% above BTCUSD as USDC lost its peg (crypto-klines; no lake table yet).
 3. Each streaming job once (Trigger.AvailableNow): what Kafka holds lands in the lake.
 4. The marts: dbt build, dbt tests and Great Expectations checks, then the snapshot.
 A run that fails does not stop the others; the summary says what failed.
@@ -137,6 +140,7 @@ def _run(settings: Settings, say: Callable[[str], None]) -> DemoReport:
         for tick in range(HISTORY_TICKS + 1):
             runner.run("collect_coingecko")
             runner.run("collect_coinmarketcap")
+            runner.run("collect_binance")
             if tick % NEWS_EVERY_TICKS == 0:
                 runner.run("collect_news")
             if _advance_market(settings):
@@ -165,7 +169,8 @@ def _replayed_minutes_are_seconds() -> Iterator[None]:
     the demo's results depended on its speed. Only this process, only during collection:
     `dagster dev` afterwards polls under the normal budgets.
     """
-    names = [f"{source}_CALLS_PER_MINUTE" for source in ("COINGECKO", "COINMARKETCAP", "NEWS")]
+    sources = ("COINGECKO", "COINMARKETCAP", "NEWS", "BINANCE")
+    names = [f"{source}_CALLS_PER_MINUTE" for source in sources]
     with environment(dict.fromkeys(names, str(10 * (HISTORY_TICKS + 1)))):
         yield
 

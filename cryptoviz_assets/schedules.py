@@ -38,6 +38,7 @@ def intervals(settings: Settings) -> dict[str, int]:
         "coinmarketcap": settings.coinmarketcap_poll_seconds,
         "news": settings.news_poll_seconds,
         "fear_greed": settings.fear_greed_poll_seconds,
+        "binance": settings.binance_poll_seconds,
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,6 +52,15 @@ LIVE_NEWS_FEEDS = {
 }
 # In replay mode the CoinMarketCap collector sends this key; the replay server accepts any.
 REPLAY_CMC_KEY = "replay-mode-dummy-key"
+
+LIVE_BINANCE_URL = "https://api.binance.com"
+# Live: the five largest coins against USDT. Replay: the pairs the replay server has
+# recorded minutes of (Binance.US, March 2023): bitcoin against three dollars, USDC among them.
+DEFAULT_BINANCE_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT"]
+REPLAY_BINANCE_SYMBOLS = ["BTCUSD", "BTCUSDC", "BTCUSDT"]
+# The recorded minute the replayed klines start from: 19 minutes before BTCUSDC first trades
+# 2% above BTCUSD (the USDC depeg), so the demo's 40 minutes see its premium reach ~6%.
+REPLAY_KLINES_START = datetime(2023, 3, 11, 4, 0, tzinfo=UTC)
 
 
 class KafkaSecurityProtocol(StrEnum):
@@ -107,6 +117,7 @@ class Settings(BaseSettings):
     topic_news: str = "crypto-news"
     topic_market_sentiment: str = "crypto-market-sentiment"
     topic_alerts: str = "crypto-alerts"
+    topic_klines: str = "crypto-klines"
     topic_dlq: str = "crypto-dlq"
 
     # --- Spark -----------------------------------------------------------------------
@@ -170,6 +181,7 @@ class Settings(BaseSettings):
     coinmarketcap_poll_seconds: int = Field(default=120, ge=1)
     news_poll_seconds: int = Field(default=300, ge=1)
     fear_greed_poll_seconds: int = Field(default=300, ge=1)
+    binance_poll_seconds: int = Field(default=60, ge=1)
     coingecko_coin_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_COIN_IDS),
         description="CoinGecko ids the CoinGecko collector polls (comma-separated).",
@@ -182,6 +194,20 @@ class Settings(BaseSettings):
     fear_greed_base_url: str | None = None
     news_feeds: dict[str, str] | None = Field(
         default=None, description='JSON {"source": "feed URL"}; unset: CoinDesk + Cointelegraph.'
+    )
+    binance_url: str | None = Field(
+        default=None,
+        description=f"Binance API base. Unset: {LIVE_BINANCE_URL} (live) or the replay server "
+        "(replay).",
+    )
+    binance_symbols: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Binance pairs the klines collector polls (comma-separated). Unset: "
+        f"{','.join(DEFAULT_BINANCE_SYMBOLS)} (live) or {','.join(REPLAY_BINANCE_SYMBOLS)} "
+        "(replay: the pairs it has recorded).",
+    )
+    binance_klines_limit: int = Field(
+        default=100, ge=1, le=1000, description="Klines asked per pair and poll (1000 at most)."
     )
 
     # Resilience: timeouts, retries, breaker, size limit, call budgets per source.
@@ -202,12 +228,21 @@ class Settings(BaseSettings):
     fear_greed_calls_per_month: int = Field(default=50_000, ge=0)
     news_calls_per_minute: int = Field(default=10, ge=0, description="Per feed.")
     news_calls_per_month: int = Field(default=20_000, ge=0, description="Per feed.")
+    binance_calls_per_minute: int = Field(
+        default=60, ge=0, description="All pairs together (one call per pair and poll)."
+    )
+    binance_calls_per_month: int = Field(default=300_000, ge=0, description="All pairs together.")
     seen_retention_days: int = Field(default=30, ge=1, description="How long dedup remembers.")
 
     # Replay server
     replay_scenario: ReplayScenario = ReplayScenario.MARKET
     replay_seed: int = 42
     replay_tick_seconds: float = Field(default=60.0, gt=0, description="Market snapshot length.")
+    replay_klines_start: datetime = Field(
+        default=REPLAY_KLINES_START,
+        description="The recorded minute the replayed Binance klines start from (one recorded "
+        "minute per market minute; recordings cover 2023-03-01 to 2023-03-21 UTC).",
+    )
 
     # --- Marts (dbt, Great Expectations) ---------------------------------------------
     warehouse_build_path: Path | None = Field(
@@ -234,11 +269,26 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("replay_klines_start")
+    @classmethod
+    def _utc(cls, moment: datetime) -> datetime:
+        """A recorded instant without a zone is UTC, as the recordings are."""
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    @field_validator("binance_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: Any) -> Any:
+        """Pairs as Binance spells them (BTCUSDT); blank is unset (the mode's default)."""
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()] or None
+        return value
+
     @field_validator(
         "coingecko_poll_seconds",
         "coinmarketcap_poll_seconds",
         "news_poll_seconds",
         "fear_greed_poll_seconds",
+        "binance_poll_seconds",
     )
     @classmethod
     def _schedulable(cls, seconds: int) -> int:
@@ -271,6 +321,7 @@ class Settings(BaseSettings):
             "news": self.topic_news,
             "market_sentiment": self.topic_market_sentiment,
             "alerts": self.topic_alerts,
+            "klines": self.topic_klines,
             "dlq": self.topic_dlq,
         }
 
@@ -296,6 +347,19 @@ class Settings(BaseSettings):
     def fear_greed_url(self) -> str:
         live = "https://api.alternative.me"
         return self.fear_greed_base_url or (self.replay_url if self.is_replay else live)
+
+    @property
+    def binance_api_url(self) -> str:
+        """BINANCE_URL as the collector uses it: set, or the replay server, or the live API."""
+        url = self.binance_url or (self.replay_url if self.is_replay else LIVE_BINANCE_URL)
+        return url.rstrip("/")
+
+    @property
+    def binance_pairs(self) -> list[str]:
+        """BINANCE_SYMBOLS as the collector uses it: set, or the mode's default pairs."""
+        if self.binance_symbols:
+            return list(self.binance_symbols)
+        return list(REPLAY_BINANCE_SYMBOLS if self.is_replay else DEFAULT_BINANCE_SYMBOLS)
 
     @property
     def news_feed_urls(self) -> dict[str, str]:
@@ -386,6 +450,8 @@ class Settings(BaseSettings):
             "DUCKDB_PATH": str(self.warehouse_path),
             "WAREHOUSE_BUILD_PATH": str(self.warehouse_build_file),
             "CHECKPOINT_ROOT": self.checkpoint_dir("").rstrip("/"),
+            "BINANCE_URL": self.binance_api_url,
+            "BINANCE_SYMBOLS": ",".join(self.binance_pairs),
         }
         return shown
 

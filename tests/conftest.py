@@ -73,7 +73,7 @@ def project_env(
     monkeypatch.setenv("CRYPTOVIZ_VAR_DIR", str(tmp_path / "var"))
     # Unique topic names per test, so tests never see each other's records.
     suffix = tmp_path.name.replace("_", "-")
-    for role in ("prices", "news", "market_sentiment", "alerts", "dlq"):
+    for role in ("prices", "news", "market_sentiment", "alerts", "klines", "dlq"):
         monkeypatch.setenv(f"TOPIC_{role.upper()}", f"{role}-{suffix}")
     return Settings()
 

@@ -142,7 +142,7 @@ def test_schedules_run_by_default_at_the_configured_intervals(
     from cryptoviz_assets import schedules
     from cryptoviz_assets.definitions import defs
 
-    for source in ("COINGECKO", "COINMARKETCAP", "NEWS", "FEAR_GREED"):
+    for source in ("COINGECKO", "COINMARKETCAP", "NEWS", "FEAR_GREED", "BINANCE"):
         monkeypatch.delenv(f"{source}_POLL_SECONDS", raising=False)
     defaults = schedules.collector_schedules(Settings(_env_file=None))  # type: ignore[call-arg]
     crons = {s.name: s.cron_schedule for s in defaults}
@@ -152,6 +152,7 @@ def test_schedules_run_by_default_at_the_configured_intervals(
         "coinmarketcap_schedule": "*/2 * * * *",
         "news_schedule": "*/5 * * * *",
         "fear_greed_schedule": "*/5 * * * *",
+        "binance_schedule": "* * * * *",
     }
     for s in defaults:
         assert s.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import gzip
+import json
 import re
 import statistics
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +18,20 @@ import pytest
 
 from cryptoviz_assets.collectors.news import parse_feed
 from cryptoviz_assets.demo import HISTORY_TICKS
+from cryptoviz_assets.replay import recordings
 from cryptoviz_assets.replay.clock import CatchUpClock
 from cryptoviz_assets.replay.market import CYCLE_TICKS, Market
-from cryptoviz_assets.replay.recordings import COINDESK_RSS, data_bytes
+from cryptoviz_assets.replay.recordings import (
+    BINANCE_KLINES,
+    COINDESK_RSS,
+    binance_minutes,
+    data_bytes,
+)
 from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
-from cryptoviz_assets.settings import Settings
+from cryptoviz_assets.settings import REPLAY_BINANCE_SYMBOLS, REPLAY_KLINES_START, Settings
+from tests.conftest import SHARED_FIXTURES
+
+SHARED_MARKET_DATA = SHARED_FIXTURES.parent / "market_data"
 
 T0 = 1_800_000_000.0  # a fixed clock: 2027-01-15T08:00:00Z, tick 30,000,000 (cycle start)
 
@@ -256,3 +270,122 @@ def test_the_demo_market_injects_exactly_the_demo_alerts() -> None:
     assert 3 < found[("volume_spike", "ethereum", 32)] < 6
     assert all(5 < abs(v) < 10 for (kind, *_), v in found.items() if kind == "price_spike")
     assert all(1 < v < 3 for (kind, *_), v in found.items() if kind == "source_divergence")
+
+
+# --- Binance klines: recorded Binance.US minutes, re-timed to the market's clock ----------
+
+PAST = 1_767_607_200.0  # 2026-01-05T10:00:00Z: a market clock behind the wall clock
+PAST_MS = int(PAST * 1000)
+DEPEG = [("BTCUSDC", "21634.06"), ("BTCUSD", "20431.13")]  # closes recorded at 04:34
+
+
+def klines(server: ReplayServer, **params: object) -> httpx.Response:
+    return get(server, "/api/v3/klines", params={"interval": "1m", **params})
+
+
+@pytest.fixture
+def klines_server(clock: list[float]) -> Iterator[ReplayServer]:
+    clock[0] = PAST + 30  # the replay's first minute is trading
+    with ReplayServer(ReplayApp("market", clock=lambda: clock[0])) as server:
+        yield server
+
+
+def test_klines_replay_the_depeg_minutes_re_timed_and_closed_only(
+    klines_server: ReplayServer, clock: list[float]
+) -> None:
+    assert klines(klines_server, symbol="BTCUSDC").json() == []  # nothing has closed yet
+    clock[0] = PAST + 40 * 60 + 30  # minute 40 is trading: 0 to 39 have closed
+    response = klines(klines_server, symbol="BTCUSDC", limit="1000")
+    assert response.headers["x-cryptoviz-replay"] == "true"
+    rows = response.json()
+    assert [row[0] for row in rows] == [PAST_MS + 60_000 * n for n in range(40)]
+    assert all(row[6] == row[0] + 59_999 for row in rows)
+    recorded = binance_minutes("BTCUSDC")
+    four_am = int(REPLAY_KLINES_START.timestamp()) // 60
+    assert REPLAY_KLINES_START.isoformat() == "2023-03-11T04:00:00+00:00"
+    assert [tuple(row[1:6]) for row in rows] == [recorded[four_am + n] for n in range(40)]
+    assert rows[34][4] == DEPEG[0][1]  # the recorded text, served as is
+    cent_millionth = Decimal("1e-8")  # quote volume: volume x close, as Binance's 8 decimals
+    assert all(
+        Decimal(row[7]) == (Decimal(row[5]) * Decimal(row[4])).quantize(cent_millionth)
+        for row in rows
+    )
+    assert rows[34][8:] == [None, None, None, "0"]  # no trade count or taker volumes recorded
+    usd = klines(klines_server, symbol="BTCUSD", limit="1000").json()
+    premium = [float(c[4]) / float(u[4]) - 1 for c, u in zip(rows, usd, strict=True)]
+    assert usd[34][4] == DEPEG[1][1]
+    assert max(premium[:10]) < 0.01  # before the depeg
+    assert min(premium[26:40]) > 0.02  # BTCUSDC far above BTCUSD: USDC is worth less
+    assert 0.058 < premium[34] < 0.059
+
+
+def test_klines_honour_binance_query_parameters(
+    klines_server: ReplayServer, clock: list[float]
+) -> None:
+    clock[0] = PAST + 40 * 60 + 30
+
+    def opens(**params: str) -> list[int]:
+        return [row[0] for row in klines(klines_server, **params).json()]
+
+    def minute(n: int) -> int:
+        return PAST_MS + 60_000 * n
+
+    assert opens(symbol="BTCUSDT", limit="3") == [minute(37), minute(38), minute(39)]
+    assert opens(symbol="BTCUSDT", startTime=str(minute(35))) == [minute(n) for n in range(35, 40)]
+    assert opens(symbol="BTCUSDT", startTime=str(minute(35) - 1), limit="2") == [
+        minute(35),
+        minute(36),
+    ]
+    assert opens(symbol="BTCUSDT", endTime=str(minute(5)), limit="2") == [minute(4), minute(5)]
+    assert opens(symbol="BTCUSDT", startTime=str(minute(40))) == []  # still trading
+    assert len(opens(symbol="BTCUSDT")) == 40  # default limit 500
+    invalid = klines(klines_server, symbol="ETHUSDT")
+    assert (invalid.status_code, invalid.json()) == (400, {"code": -1121, "msg": "Invalid symbol."})
+    wrong = get(klines_server, "/api/v3/klines", params={"symbol": "BTCUSD", "interval": "5m"})
+    assert (wrong.status_code, wrong.json()["code"]) == (400, -1120)
+
+
+def test_klines_start_is_configurable_and_must_be_recorded(clock: list[float]) -> None:
+    peak = datetime(2023, 3, 11, 7, 50, tzinfo=UTC)  # BTCUSDC 14.3% above BTCUSD
+    clock[0] = PAST
+    app = ReplayApp("market", clock=lambda: clock[0], klines_start=peak)
+    clock[0] += 90
+    status, _, body = app.handle("/api/v3/klines", {"symbol": "BTCUSDC", "interval": "1m"}, {})
+    (row,) = json.loads(body)
+    assert status == 200
+    assert (row[0], tuple(row[1:6])) == (
+        PAST_MS,
+        binance_minutes("BTCUSDC")[int(peak.timestamp()) // 60],
+    )
+    with pytest.raises(ValueError, match="is not a recorded minute"):
+        ReplayApp("market", clock=lambda: PAST, klines_start=datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_a_market_replayed_from_the_past_starts_its_klines_at_its_first_snapshot() -> None:
+    """The demo's market: its first snapshot replays REPLAY_KLINES_START, one minute a tick."""
+    clock = CatchUpClock(60, HISTORY_TICKS, wall=lambda: PAST + 7 * 60)
+    app = ReplayApp("market", seed=42, clock=clock)
+    first = app.market.tick_time(clock.origin) * 1000
+    query = {"symbol": "BTCUSD", "interval": "1m"}
+    assert json.loads(app.handle("/api/v3/klines", query, {})[2]) == []
+    clock.advance(5)
+    rows = json.loads(app.handle("/api/v3/klines", query, {})[2])
+    assert [row[0] for row in rows] == [first + 60_000 * n for n in range(5)]
+    four_am = int(REPLAY_KLINES_START.timestamp()) // 60
+    assert tuple(rows[0][1:6]) == binance_minutes("BTCUSD")[four_am]
+
+
+def test_the_klines_recordings_are_the_shared_csvs() -> None:
+    """data/ holds gzipped byte-identical copies of ../shared/market_data (provenance there)."""
+    readme = " ".join((Path(recordings.__file__).parent / "data" / "README.md").read_text().split())
+    for symbol, name in BINANCE_KLINES.items():
+        assert name in readme or name.removesuffix(".csv.gz") in readme
+        text = gzip.decompress(data_bytes(name))
+        assert text.startswith(b"open_time,open,high,low,close,volume\n")
+        assert len(binance_minutes(symbol)) == 30_240
+        shared = SHARED_MARKET_DATA / name.removesuffix(".gz")
+        if SHARED_MARKET_DATA.is_dir():
+            assert text == shared.read_bytes()
+    assert set(BINANCE_KLINES) == set(REPLAY_BINANCE_SYMBOLS)  # the replay's default pairs
+    assert "none found" in readme
+    assert "volume × close" in readme

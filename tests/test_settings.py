@@ -40,6 +40,7 @@ def test_defaults_describe_the_offline_setup() -> None:
         "news": "crypto-news",
         "market_sentiment": "crypto-market-sentiment",
         "alerts": "crypto-alerts",
+        "klines": "crypto-klines",
         "dlq": "crypto-dlq",
     }
     assert settings.var_dir.name == "var"

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from cryptoviz_assets.collectors.base import Collector, CollectorError, RunReport, run_collector
+from cryptoviz_assets.collectors.binance import BinanceKlinesCollector
 from cryptoviz_assets.collectors.coin_ids import UNMAPPED
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
@@ -145,9 +146,22 @@ def fear_greed_history(
     return collect(context, kafka, FearGreedCollector(kafka.settings(), history=True))
 
 
+@dg.asset(
+    group_name=GROUP,
+    kinds=KINDS,
+    owners=OWNERS,
+    description="Binance closed 1-minute klines (OHLCV) of the configured pairs -> "
+    "crypto-klines, keyed by pair; a pair whose base asset has no CoinGecko id is "
+    "dead-lettered and listed (unmapped_coins). Each pair resumes after its last minute.",
+)
+def binance_klines(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.MaterializeResult:
+    return collect(context, kafka, BinanceKlinesCollector(kafka.settings()))
+
+
 COLLECTOR_ASSETS = {
     "coingecko": coingecko_prices,
     "coinmarketcap": coinmarketcap_prices,
     "news": crypto_news,
     "fear_greed": fear_greed_index,
+    "binance": binance_klines,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -149,6 +149,11 @@ class Collector(ABC):
     def parse(self, response: Response, ingest_time: datetime) -> Iterable[Event | Rejection]:
         """Events (and rejected records) of one payload; PayloadError if it is unreadable."""
 
+    def remember(self, settled: Sequence[tuple[Event, bool]]) -> None:  # noqa: B027 (optional hook)
+        """After a run: each event it handed to the broker or found already published, and
+        whether it is on the broker now. A collector that asks its source "since when" keeps
+        its cursor here, so a record the broker did not confirm is asked for again."""
+
     @property
     def topic(self) -> str:
         return self.settings.topics[self.topic_role]
@@ -222,15 +227,16 @@ def run_collector(collector: Collector, producer: ProducerLike) -> RunReport:
         producer, settings.topic_dlq, flush_timeout=settings.http_timeout_seconds * 3
     )
     seen = SeenStore(settings.state_dir / "seen.sqlite", settings.seen_retention_days)
-    to_mark: dict[str, list[str]] = {}
+    # source -> (event, already published before this run), of every request to that source
+    outcomes: dict[str, list[tuple[Event, bool]]] = {}
     with SourceClient(settings) as client:
         for request in collector.requests():
-            source_report = SourceReport(request.source)
+            source_report = SourceReport(request.label)
             report.sources.append(source_report)
-            ids = _collect_one(
+            found = _collect_one(
                 collector, client, publisher, seen, request=request, out=source_report
             )
-            to_mark[request.source] = ids
+            outcomes.setdefault(request.source, []).extend(found)
             source_report.breaker_state = client.breaker_status(request).describe()
             source_report.budget_remaining = client.remaining(request).as_dict()
     try:
@@ -242,18 +248,26 @@ def run_collector(collector: Collector, producer: ProducerLike) -> RunReport:
         # What the broker confirmed is published, even when other records were not: remember
         # it, so the next run does not publish it again.
         delivered = set(publisher.deliveries.delivered)
-        for source, ids in to_mark.items():
-            seen.mark(source, [event_id for event_id in ids if event_id in delivered])
+        settled: list[tuple[Event, bool]] = []
+        for source, found in outcomes.items():
+            handed = [_id(event) for event, already in found if not already]
+            seen.mark(source, [event_id for event_id in handed if event_id in delivered])
+            settled += [(event, already or _id(event) in delivered) for event, already in found]
+        collector.remember(settled)
     if not report.ok:
         raise CollectorError(report)
     return report
 
 
+def _id(event: Event) -> str:
+    return str(event.value.get("event_id"))
+
+
 def _collect_one(
     collector: Collector, client: SourceClient, publisher: Publisher, seen: SeenStore, *,
     request: Request, out: SourceReport,
-) -> list[str]:  # fmt: skip
-    """One request: returns the event ids handed to the producer."""
+) -> list[tuple[Event, bool]]:  # fmt: skip
+    """One request: the events handed to the producer (False) or already published (True)."""
     topic = collector.topic
     try:
         response = client.fetch(request)
@@ -288,17 +302,17 @@ def _collect_one(
             events[str(item.value.get("event_id"))] = item
     already = seen.seen(request.source, events)
     out.deduplicated += len(already)
-    published: list[str] = []
+    found = [(events[event_id], True) for event_id in already]
     for event_id, event in events.items():
         if event_id in already:
             continue
         problem = publisher.publish(collector.record_type, topic, event.key, event.value)
         if problem is None:
-            published.append(event_id)
+            found.append((event, False))
         else:
             publisher.dead_letter(
                 request.source, topic, "validate", problem, json.dumps(event.value)
             )
             out.dead_lettered += 1
-    out.published = len(published)
-    return published
+    out.published = sum(1 for _, was_seen in found if not was_seen)
+    return found

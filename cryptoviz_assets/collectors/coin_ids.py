@@ -73,6 +73,21 @@ def coingecko_id(symbol: str, name: str, slug: str) -> str:
     )
 
 
+def coingecko_id_of_asset(asset: str, subject: str) -> str:
+    """The CoinGecko id of an exchange's asset ticker (Binance's BTC); UnmappedCoinError
+    unless exactly one CoinGecko coin has that symbol (an exchange gives no name to confirm)."""
+    candidates = sorted(catalogue().get(asset.lower(), {}))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise UnmappedCoinError(f"no CoinGecko coin has the symbol {asset} in {CATALOGUE}", subject)
+    raise UnmappedCoinError(
+        f"CoinGecko has several coins with the symbol {asset} ({', '.join(candidates)}), and "
+        f"{subject} names none of them",
+        subject,
+    )
+
+
 def regenerate(fixtures: Path) -> str:
     """The catalogue CSV from every recorded CoinGecko coins/markets body under `fixtures`.
 

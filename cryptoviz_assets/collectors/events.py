@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     "news_article": "news_article.v1.json",
     "market_sentiment": "market_sentiment.v1.json",
     "price_alert": "price_alert.v1.json",
+    "kline": "kline.v1.json",
     "dead_letter": "dead_letter.v1.json",
 }
 

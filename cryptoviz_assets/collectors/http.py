@@ -47,11 +47,19 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     expect: Literal["json", "xml"] = "json"
     limits: Limits = field(default_factory=lambda: Limits(per_minute=30, per_month=10_000))
+    # What this request asks its source for, when a source gets several requests (a pair):
+    # names the request in the run report; budget, breaker, dedup and DLQ stay per source.
+    subject: str = ""
 
     @property
     def key(self) -> str:
         """Budget and breaker name: the source at its host (replay never eats live budget)."""
         return f"{self.source}@{urlsplit(self.url).netloc}"
+
+    @property
+    def label(self) -> str:
+        """The request in the run report: its source, and its subject when it has one."""
+        return f"{self.source}:{self.subject}" if self.subject else self.source
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptoviz_assets.collectors.base import Collector
+from cryptoviz_assets.collectors.binance import BinanceKlinesCollector
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
@@ -15,6 +16,7 @@ COLLECTORS: dict[str, type[Collector]] = {
     "coinmarketcap": CoinMarketCapCollector,
     "news": NewsCollector,
     "fear_greed": FearGreedCollector,
+    "binance": BinanceKlinesCollector,
 }
 
 

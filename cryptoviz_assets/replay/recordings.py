@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import re
 from datetime import datetime
@@ -20,6 +23,11 @@ FEAR_GREED = [
     "fng_limit365_2024-04-22_to_2025-04-22.json",
 ]
 COINDESK_RSS = "coindesk_rss_2026-09-30.xml"
+# Binance.US 1-minute klines around the USDC depeg, per pair (open, high, low, close, volume).
+BINANCE_KLINES = {
+    symbol: f"binanceus_klines_{symbol}_1m_2023-03-01_to_2023-03-21_iaqf.csv.gz"
+    for symbol in ("BTCUSD", "BTCUSDC", "BTCUSDT")
+}
 
 
 def data_bytes(name: str) -> bytes:
@@ -56,3 +64,15 @@ def _pub_date(item: bytes) -> str:
     if found is None:
         raise ValueError("a recorded CoinDesk item has no pubDate")
     return found.group(1).decode()
+
+
+@cache
+def binance_minutes(symbol: str) -> dict[int, tuple[str, str, str, str, str]]:
+    """A pair's recorded minutes: epoch minute -> (open, high, low, close, base volume), the
+    numbers as recorded text (no float round trip)."""
+    text = gzip.decompress(data_bytes(BINANCE_KLINES[symbol])).decode()
+    minutes = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        minute = int(datetime.fromisoformat(row["open_time"]).timestamp()) // 60
+        minutes[minute] = (row["open"], row["high"], row["low"], row["close"], row["volume"])
+    return minutes

@@ -7,12 +7,16 @@
 | GET /fng/?limit=N (0 = all) | api.alternative.me |
 | GET /arc/outboundfeeds/rss/ | www.coindesk.com |
 | GET /rss | cointelegraph.com |
+| GET /api/v3/klines?symbol=&interval=1m&limit=&startTime=&endTime= | api.binance.com |
 | POST /_replay/advance?ticks=N | moves a market started in the past N ticks on (the demo) |
 
 Scenario `recorded` serves the recorded payloads as recorded (filtered by the query like
 the services do; CoinGecko alternates between its two recordings). Scenario `market` serves
 the moving market of market.py, and replays the recorded real CoinDesk items on the
-market's clock, so real headlines and the market's prices share one time axis. Every
+market's clock, so real headlines and the market's prices share one time axis. Klines, in
+both scenarios, are recorded Binance.US minutes (BTCUSD, BTCUSDC, BTCUSDT, March 2023)
+replayed one a market minute from REPLAY_KLINES_START, re-timed to the market's clock, and
+only once that minute has closed on it. Every
 response carries `X-CryptoViz-Replay: true`, which the collectors turn into
 `replayed: true` on their events. Stdlib only: it must start anywhere.
 """
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,20 +41,25 @@ from xml.sax.saxutils import escape
 from cryptoviz_assets.replay.clock import CatchUpClock
 from cryptoviz_assets.replay.market import Market
 from cryptoviz_assets.replay.recordings import (
+    BINANCE_KLINES,
     CMC_LISTINGS,
     COINDESK_RSS,
     COINGECKO_MARKETS,
+    binance_minutes,
     coindesk_items,
     data_bytes,
     data_json,
     fear_greed_days,
 )
+from cryptoviz_assets.settings import REPLAY_KLINES_START
 
 JSON = "application/json; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 FEED_PATHS = {"/arc/outboundfeeds/rss/": "coindesk", "/rss": "cointelegraph"}
 RECORDED_NEWS_EVERY_TICKS = 1  # one recorded CoinDesk item per market tick: 25 in 25 minutes
 FEED_TITLES = {"coindesk": "CoinDesk (replay)", "cointelegraph": "Cointelegraph (replay)"}
+MINUTE_MS = 60_000
+KLINES_LIMIT_MAX = 1000  # Binance's own cap
 
 
 class ReplayApp:
@@ -57,10 +67,19 @@ class ReplayApp:
 
     def __init__(
         self, scenario: str = "market", seed: int = 42, tick_seconds: float = 60.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, klines_start: datetime = REPLAY_KLINES_START,
     ) -> None:  # fmt: skip
         if scenario not in ("market", "recorded"):
             raise ValueError(f"unknown replay scenario {scenario!r}")
+        self.klines_start = int(klines_start.timestamp()) // 60  # a recorded minute
+        recorded = binance_minutes("BTCUSD")
+        if self.klines_start not in recorded:
+            first, last = (
+                datetime.fromtimestamp(60 * m, UTC) for m in (min(recorded), max(recorded))
+            )
+            raise ValueError(
+                f"REPLAY_KLINES_START {klines_start} is not a recorded minute ({first} to {last})"
+            )
         self.scenario = scenario
         self.clock = clock
         origin = clock.origin if isinstance(clock, CatchUpClock) else 0
@@ -68,26 +87,29 @@ class ReplayApp:
         # The tick the recorded news starts replaying at: the first snapshot of a market
         # replayed from the past (the same on every run), else the server's start.
         self.recorded_news_start = origin or self.market.tick()
+        # The market minute that replays the recorded minute `klines_start`: the same start.
+        self.klines_market_start = int(self.market.tick_time(self.recorded_news_start) // 60)
         self._coingecko_turn = itertools.count()
 
     def handle(
         self, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, str, bytes]:
-        if path in ("/api/v3/coins/markets", "/api/v3/coins/markets/"):
-            return self.coingecko(query)
-        if path in ("/v1/cryptocurrency/listings/latest", "/v1/cryptocurrency/listings/latest/"):
-            return self.coinmarketcap(query, headers)
-        if path in ("/fng/", "/fng"):
-            return self.fear_greed(query)
         if path in FEED_PATHS:
             return self.feed(FEED_PATHS[path])
-        if path == "/":
-            return (
-                200,
-                JSON,
-                _json({"replay": True, "scenario": self.scenario, "tick": self.market.tick()}),
-            )
-        return 404, JSON, _json({"error": f"no such path in replay: {path}"})
+        routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {  # paths, with or without /
+            "/api/v3/coins/markets": lambda: self.coingecko(query),
+            "/v1/cryptocurrency/listings/latest": lambda: self.coinmarketcap(query, headers),
+            "/fng": lambda: self.fear_greed(query),
+            "/api/v3/klines": lambda: self.klines(query),
+            "": lambda: (200, JSON, _json(self.status())),
+        }
+        route = routes.get(path.rstrip("/"))
+        if route is None:
+            return 404, JSON, _json({"error": f"no such path in replay: {path}"})
+        return route()
+
+    def status(self) -> dict[str, Any]:
+        return {"replay": True, "scenario": self.scenario, "tick": self.market.tick()}
 
     def advance(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         """POST /_replay/advance: move a catch-up clock on; wall-clock markets just say so."""
@@ -131,6 +153,42 @@ class ReplayApp:
             chosen[0]["time_until_update"] = str(86400 - int(self.market.clock()) % 86400)
         body = {"name": "Fear and Greed Index", "data": chosen, "metadata": {"error": None}}
         return 200, JSON, _json(body)
+
+    def klines(self, query: dict[str, str]) -> tuple[int, str, bytes]:
+        """Binance's klines of the recorded pairs: the market minutes that have closed, from
+        startTime on (the first `limit`), or the last `limit` up to endTime or now."""
+        symbol = query.get("symbol", "")
+        if symbol not in BINANCE_KLINES:
+            return 400, JSON, _json({"code": -1121, "msg": "Invalid symbol."})
+        if query.get("interval") != "1m":  # the recordings are 1-minute bars
+            return 400, JSON, _json({"code": -1120, "msg": "Invalid interval."})
+        limit = min(max(int(query.get("limit", "500")), 1), KLINES_LIMIT_MAX)
+        recorded = binance_minutes(symbol)
+        first = self.klines_market_start
+        last = min(
+            int(self.clock() // 60) - 1,  # the minute trading now is not served
+            first + max(recorded) - self.klines_start,  # the recordings end
+        )
+        if "startTime" in query:
+            first = max(first, -(-int(query["startTime"]) // MINUTE_MS))
+        if "endTime" in query:
+            last = min(last, int(query["endTime"]) // MINUTE_MS)
+        minutes = range(first, last + 1)
+        chosen = minutes[:limit] if "startTime" in query else minutes[-limit:]
+        return 200, JSON, _json([self.kline_row(symbol, minute) for minute in chosen])
+
+    def kline_row(self, symbol: str, minute: int) -> list[Any]:
+        """Binance's 12-field row for a market minute, from its recorded minute. The
+        recordings keep no quote volume, trade count or taker volumes: quote volume is
+        volume x close, the others null."""
+        recorded = self.klines_start + minute - self.klines_market_start
+        open_, high, low, close, volume = binance_minutes(symbol)[recorded]
+        quote = Decimal(volume) * Decimal(close)
+        open_ms = minute * MINUTE_MS
+        return [
+            open_ms, open_, high, low, close, volume, open_ms + MINUTE_MS - 1, f"{quote:.8f}",
+            None, None, None, "0",
+        ]  # fmt: skip
 
     def feed(self, feed: str) -> tuple[int, str, bytes]:
         if self.scenario == "recorded":
@@ -295,6 +353,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=settings.replay_seed)
     parser.add_argument("--tick-seconds", type=float, default=settings.replay_tick_seconds)
     parser.add_argument(
+        "--klines-start",
+        type=datetime.fromisoformat,
+        default=settings.replay_klines_start,
+        help="the recorded minute (UTC) the Binance klines replay from",
+    )
+    parser.add_argument(
         "--history-ticks",
         type=int,
         default=0,
@@ -302,7 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     clock = CatchUpClock(args.tick_seconds, args.history_ticks)
-    app = ReplayApp(args.scenario, args.seed, args.tick_seconds, clock=clock)
+    app = ReplayApp(
+        args.scenario, args.seed, args.tick_seconds, clock=clock, klines_start=args.klines_start
+    )
     server = ReplayServer(app, port=args.port)
     print(f"replay server ({args.scenario}) on {server.url}", flush=True)
     try:
