@@ -51,6 +51,8 @@ class DemoReport:
     lake_rows: dict[str, int] = field(default_factory=dict)
     mart_rows: dict[str, int] = field(default_factory=dict)
     alerts: list[tuple[str, str, int]] = field(default_factory=list)  # type, severity, count
+    # coin, type, severity, sources, duration in minutes: from marts.fct_anomaly_episodes
+    episodes: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     stream_alerts: int = 0
     seconds: float = 0.0
 
@@ -208,6 +210,13 @@ def _count_rows(settings: Settings, report: DemoReport) -> None:
                 "group by all order by all"
             ).fetchall()
         ]
+        report.episodes = [
+            (str(coin), str(kind), str(severity), ",".join(sources), int(minutes))
+            for coin, kind, severity, sources, minutes in con.execute(
+                "select coin_id, alert_type, severity, sources, duration_minutes "
+                "from marts.fct_anomaly_episodes order by all"
+            ).fetchall()
+        ]
         row = con.execute("select count(*) from marts.fct_stream_alerts").fetchone()
         report.stream_alerts = int(row[0]) if row else 0
 
@@ -225,6 +234,11 @@ def format_summary(report: DemoReport, settings: Settings) -> str:
     else:
         lines.append("  none")
     lines.append(f"  real-time price alerts from the stream: {report.stream_alerts}")
+    lines += ["", "Anomaly episodes (marts.fct_anomaly_episodes)"]
+    lines += [
+        f"  {coin:<10} {kind:<18} {sev:<9} {minutes:>4} min  {sources}"
+        for coin, kind, sev, sources, minutes in report.episodes
+    ] or ["  none"]
     failed, warned = len(report.failed_checks), len(report.check_warnings)
     lines += ["", f"Checks: {report.checks_passed} passed, {failed} failed, {warned} warnings"]
     lines += [f"  failed: {name}" for name in report.failed_checks]

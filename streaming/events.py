@@ -78,6 +78,27 @@ MARKET_SENTIMENT = T.StructType(
 )
 
 
+KLINE = T.StructType(
+    [
+        *_COMMON,
+        T.StructField("symbol", T.StringType()),
+        T.StructField("coin_id", T.StringType()),
+        T.StructField("base_asset", T.StringType()),
+        T.StructField("quote_asset", T.StringType()),
+        T.StructField("interval", T.StringType()),
+        T.StructField("open_time", T.StringType()),
+        T.StructField("close_time", T.StringType()),
+        T.StructField("open", T.DoubleType()),
+        T.StructField("high", T.DoubleType()),
+        T.StructField("low", T.DoubleType()),
+        T.StructField("close", T.DoubleType()),
+        T.StructField("volume_base", T.DoubleType()),
+        T.StructField("volume_quote", T.DoubleType()),
+        T.StructField("trade_count", T.LongType()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     """An event is rejected with `reason` when `invalid` is true (or null)."""
@@ -159,6 +180,34 @@ def sentiment_rules() -> list[Rule]:
             F.col("value").isNull() | ~F.col("value").between(0, 100),
         ),
         Rule("classification is required", _blank("classification")),
+    ]
+
+
+def kline_rules() -> list[Rule]:
+    prices = ("open", "high", "low", "close")
+    return [
+        *common_rules("kline"),
+        Rule("symbol is required", _blank("symbol")),
+        Rule("coin_id is required", _blank("coin_id")),
+        Rule("interval must be 1m", F.col("interval").isNull() | (F.col("interval") != "1m")),
+        Rule(
+            "open_time must equal event_time",
+            F.col("open_time").try_cast(T.TimestampType())
+            != F.col("event_time").try_cast(T.TimestampType()),
+        ),
+        *[
+            Rule(f"{name} must be a number > 0", F.isnan(name) | ~(F.col(name) > 0))
+            for name in prices
+        ],
+        Rule(
+            "low must be the lowest and high the highest price",
+            (F.col("low") > F.least("open", "close"))
+            | (F.col("high") < F.greatest("open", "close")),
+        ),
+        *[
+            Rule(f"{name} must be a number >= 0", F.isnan(name) | ~(F.col(name) >= 0))
+            for name in ("volume_base", "volume_quote")
+        ],
     ]
 
 

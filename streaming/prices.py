@@ -1,5 +1,7 @@
 """Prices: crypto-prices -> price_ticks, price_quarantine, price_bars_1m, price_alerts.
 
+The job also runs the klines query (streaming.klines: crypto-klines -> exchange_bars_1m).
+
 One query (`prices`) reads the topic once per micro-batch; its `foreachBatch` lands
 everything from that one read (a query per output would read and parse Kafka twice):
 
@@ -18,19 +20,17 @@ everything from that one read (a query per output would read and parse Kafka twi
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import Settings
+from streaming import klines
+from streaming.alerts import ALERT_SCHEMA, publish_alerts, spike_alerts
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.dedupe import SeenIds
 from streaming.events import PRICE_TICK, parse, price_rules
@@ -40,8 +40,6 @@ from streaming.landing import day_of, now_utc, split_batch, with_column
 from streaming.runner import BatchWriter, Trigger, job_main
 
 JOB = "prices"
-SPIKE_WARNING_PCT = 5.0
-SPIKE_CRITICAL_PCT = 10.0
 TICK_COLUMNS = [f.name for f in PRICE_TICK.fields]
 
 
@@ -106,99 +104,6 @@ class PricesLander:
             publish_alerts(self.settings, alerts)
 
 
-ALERT_SCHEMA = pa.schema(
-    [
-        ("schema_version", pa.int64()),
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),
-        ("source", pa.string()),
-        ("event_time", pa.string()),
-        ("ingest_time", pa.string()),
-        ("replayed", pa.bool_()),
-        ("coin_id", pa.string()),
-        ("alert_type", pa.string()),
-        ("severity", pa.string()),
-        ("window_start", pa.string()),
-        ("window_end", pa.string()),
-        ("observed_value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("explanation", pa.string()),
-    ]
-)
-
-
-def spike_pct(high: float, low: float) -> float:
-    """The bar's range as a percentage of its low: the size of the move within the minute."""
-    return (high - low) / low * 100.0
-
-
-def spike_alerts(bars: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """price_alert.v1 events for bars whose range exceeds 5% (critical above 10%)."""
-    alerts = []
-    for bar in bars:
-        pct = spike_pct(bar["high"], bar["low"])
-        if pct <= SPIKE_WARNING_PCT:
-            continue
-        start, end = _iso(bar["window_start"]), _iso(bar["window_end"])
-        critical = pct > SPIKE_CRITICAL_PCT
-        direction = "up" if bar["close"] >= bar["open"] else "down"
-        alerts.append(
-            {
-                "schema_version": 1,
-                "event_id": event_id("price_spike", bar["coin_id"], bar["source"], start),
-                "event_type": "price_alert",
-                "source": bar["source"],
-                "event_time": _iso(bar["last_event_time"]),
-                "ingest_time": _iso(bar["last_ingest_time"]),
-                "replayed": bool(bar["replayed"]),
-                "coin_id": bar["coin_id"],
-                "alert_type": "price_spike",
-                "severity": "critical" if critical else "warning",
-                "window_start": start,
-                "window_end": end,
-                "observed_value": round(pct, 6),
-                "threshold": SPIKE_CRITICAL_PCT if critical else SPIKE_WARNING_PCT,
-                "explanation": (
-                    f"{bar['coin_id']} ({bar['source']}) moved {pct:.2f}% within one minute "
-                    f"(low {bar['low']}, high {bar['high']}, open {bar['open']}, "
-                    f"close {bar['close']}, {direction})"
-                ),
-            }
-        )
-    return alerts
-
-
-def publish_alerts(settings: Settings, alerts: list[dict[str, Any]]) -> None:
-    """At-least-once to Kafka: a replayed batch re-sends the same event_ids; readers dedupe."""
-    from confluent_kafka import Producer
-
-    producer = Producer(
-        {**settings.kafka_client_config(), "enable.idempotence": True, "acks": "all"}
-    )
-    errors: list[str] = []
-
-    def _delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    for alert in alerts:
-        producer.produce(
-            settings.topic_alerts,
-            key=alert["coin_id"],
-            value=json.dumps(alert),
-            on_delivery=_delivered,
-        )
-    remaining = producer.flush(30)
-    if remaining or errors:
-        raise RuntimeError(
-            f"publishing alerts failed: {remaining} undelivered, errors {errors[:3]}"
-        )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-
-
 def start_queries(
     spark: SparkSession, settings: Settings, trigger: Trigger
 ) -> tuple[list[StreamingQuery], list[BatchWriter]]:
@@ -214,7 +119,8 @@ def start_queries(
         .foreachBatch(lander)
         .start()
     )
-    return [query], [writer]
+    kline_query, kline_writer = klines.start_query(spark, settings, trigger)
+    return [query, kline_query], [writer, kline_writer]
 
 
 def main() -> int:

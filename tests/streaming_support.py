@@ -15,8 +15,8 @@ from confluent_kafka import Producer
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.processes import wait_until
 from cryptoviz_assets.settings import Settings
+from streaming.alerts import spike_pct
 from streaming.lake import Lake
-from streaming.prices import spike_pct
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 COINS = ["bitcoin", "ethereum", "solana", "cardano"]

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pytest
 
 from cryptoviz_assets.settings import Settings
+from streaming.alerts import spike_alerts
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.coins import mentioned_coins
 from streaming.dedupe import SeenIds
 from streaming.kafka_reader import java_kafka_options
 from streaming.lake import Lake
-from streaming.prices import spike_alerts
 from streaming.runner import offsets_behind
 
 

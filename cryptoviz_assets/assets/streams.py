@@ -24,8 +24,16 @@ class Stream:
 STREAMS: tuple[Stream, ...] = (
     Stream(
         "prices",
-        ("price_ticks", "price_quarantine", "price_bars_1m", "price_alerts"),
-        "Price ticks, 1-minute OHLC bars and price-spike alerts from crypto-prices.",
+        (
+            "price_ticks",
+            "price_quarantine",
+            "price_bars_1m",
+            "price_alerts",
+            "exchange_bars_1m",
+            "exchange_bars_quarantine",
+        ),
+        "Price ticks, 1-minute OHLC bars and price-spike alerts from crypto-prices; exchange "
+        "klines from crypto-klines.",
     ),
     Stream(
         "news",
@@ -41,7 +49,7 @@ STREAMS: tuple[Stream, ...] = (
 
 # The collector assets whose events each stream reads: the lineage runs from API to lake.
 COLLECTORS_OF = {
-    "prices": ["coingecko_prices", "coinmarketcap_prices"],
+    "prices": ["coingecko_prices", "coinmarketcap_prices", "binance_klines"],
     "news": ["crypto_news"],
     "market_sentiment": ["fear_greed_index", "fear_greed_history"],
 }
@@ -51,6 +59,8 @@ TABLE_DESCRIPTIONS = {
     "price_quarantine": "crypto-prices records that failed validation, with the reason.",
     "price_bars_1m": "Final event-time 1-minute OHLC bars per coin and source.",
     "price_alerts": "Price-spike alerts (range > 5% within a minute; critical > 10%).",
+    "exchange_bars_1m": "Closed 1-minute exchange klines (OHLC, base and quote volume) once.",
+    "exchange_bars_quarantine": "crypto-klines records that failed validation, with the reason.",
     "news_articles": "News articles once each, with VADER+crypto sentiment and coin tags.",
     "news_quarantine": "crypto-news records that failed validation, with the reason.",
     "market_sentiment": "Fear & Greed index values, one row per index date.",

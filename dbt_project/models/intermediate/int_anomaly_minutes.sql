@@ -6,8 +6,10 @@
 --   price_spike:       a pair's close-to-close move between consecutive minutes, or its
 --                      in-minute range (high / low - 1), whichever is larger, above the
 --                      threshold. observed_value keeps the sign of a close move.
---   source_divergence: the spread (max - min) / mid of every series' close for the coin in
---                      the same minute (exchange pairs and aggregators alike).
+--   source_divergence: the spread (max - min) / mid of the closes of one coin in the same
+--                      minute, among the exchange pairs, and among the aggregators (an
+--                      exchange's last trade and an aggregator's cross-venue average are
+--                      different measures, compared each with its own kind).
 
 with exchange as (
     select coin_id, series, minute_start, high, low, close, volume_quote
@@ -15,9 +17,10 @@ with exchange as (
 ),
 
 closes as (
-    select coin_id, series, minute_start, close from exchange
+    select coin_id, 'exchange' as kind, series, minute_start, close from exchange
     union all
-    select coin_id, source as series, minute_start, close from {{ ref('int_price_minutes') }}
+    select coin_id, 'aggregator' as kind, source as series, minute_start, close
+    from {{ ref('int_price_minutes') }}
 ),
 
 exchange_signals as (
@@ -93,7 +96,7 @@ spreads as (
         min(close) as lowest_close
     from closes
     where close > 0
-    group by coin_id, minute_start
+    group by coin_id, kind, minute_start
     having count(distinct series) >= 2
 ),
 
