@@ -31,8 +31,19 @@ from tests.browser import dbt_docs as dbt_docs_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone takes ~5 min
 CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]
-LAKE_TABLES_WITH_DATA = ["price_ticks", "price_bars_1m", "news_articles", "market_sentiment"]
-QUARANTINES = ["price_quarantine", "news_quarantine", "market_sentiment_quarantine"]
+LAKE_TABLES_WITH_DATA = [
+    "price_ticks",
+    "price_bars_1m",
+    "exchange_bars_1m",
+    "news_articles",
+    "market_sentiment",
+]
+QUARANTINES = [
+    "price_quarantine",
+    "exchange_bars_quarantine",
+    "news_quarantine",
+    "market_sentiment_quarantine",
+]
 LOCATION_QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {
     name loadStatus
@@ -137,6 +148,17 @@ def test_headless_demo_runs_everything_and_summarises(demo: Demo) -> None:
         ("source_divergence", "warning", "8"),  # 2 cycles x 4 minutes at 2.5 %
         ("volume_spike", "warning", "1"),  # the second burst (the first has < 20 minutes before it)
     ], out
+    # The replayed Binance.US minutes of 2023-03-11 04:00-04:39 (3 pairs x 40 = 120 klines):
+    # BTCUSDC leaves the other pairs as USDC depegs; 04:32 spans 5.06 % within the minute.
+    assert lake["exchange_bars_1m"] == 3 * 40
+    assert "real-time price alerts from the stream: 1\n" in out  # that wide minute
+    block = out.split("Anomaly episodes (marts.fct_anomaly_episodes)\n", 1)[1].split("\n\n")[0]
+    episodes = [tuple(line.split()) for line in block.splitlines()]
+    assert episodes == [
+        ("bitcoin", "price_spike", "warning", "1", "min", "binance:BTCUSDC"),
+        ("bitcoin", "source_divergence", "high", "40", "min", "binance:BTCUSDC,binance:BTCUSDT"),
+        ("ripple", "source_divergence", "warning", "24", "min", "coingecko,coinmarketcap"),
+    ], out  # ripple's 2 x 4 injected minutes, 16 minutes apart: one episode
 
 
 # What the demo's market injects over its 41 snapshots (replay/market.py, numbered from the
