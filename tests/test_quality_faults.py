@@ -9,7 +9,7 @@ CoinGecko's shape, so its rows are fed in as CoinGecko payloads and ticks.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +108,32 @@ def test_a_frozen_feed_fails_its_check_and_raises_no_anomaly(tmp_path: Path) -> 
 
     episodes = table(settings.warehouse_build_file, "select * from marts.fct_anomaly_episodes")
     assert episodes.empty  # a stale feed is not a market anomaly
+
+
+def test_a_frozen_source_raises_no_divergence_against_a_live_one(tmp_path: Path) -> None:
+    """CoinGecko repeats 100.0 USD and the same 24 h volume for 8 hours while CoinMarketCap
+    drifts 6 % away: the span is reported, and its minutes are left out of the divergence."""
+    settings = make_settings(tmp_path)
+    start = datetime(2025, 12, 6, 0, 0, tzinfo=UTC)
+    rows = []
+    for k in range(72):  # 12 hours, a tick every 10 minutes
+        at = start + timedelta(minutes=10 * k)
+        live = 100.0 * (1 + 0.001 * k)
+        frozen = 12 <= k <= 60  # 02:00 to 10:00
+        rows.append(tick("coinmarketcap", "stalecoin", at, live, volume=1e6 + k))
+        rows.append(
+            tick("coingecko", "stalecoin", at, 100.0 if frozen else live,
+                 volume=5e5 if frozen else 1e6 + k)
+        )  # fmt: skip
+    write_table(Path(settings.lake_uri), "price_ticks", rows, TICK_SCHEMA, "stale")
+    target = tmp_path / "target"
+    done = run_dbt(settings, "build", target=target)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+    build_file = settings.warehouse_build_file
+    spans = table(build_file, "select * from intermediate.int_frozen_price_spans")
+    assert spans[["coin_id", "source"]].values.tolist() == [["stalecoin", "coingecko"]]
+    assert str(spans.frozen_from[0]) == "2025-12-06 02:00:00"
+    assert str(spans.frozen_until[0]) == "2025-12-06 10:00:00"
+    episodes = table(build_file, "select * from marts.fct_anomaly_episodes")
+    assert episodes.empty, episodes.explanation.tolist()

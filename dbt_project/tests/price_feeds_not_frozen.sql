@@ -1,40 +1,4 @@
 {{ config(severity='warn') }}
--- A feed that repeats the same price and 24 h volume for `frozen_feed_hours` or longer while
--- it is still polled serves stale values, it is not a calm market: a live coin's 24 h volume
--- moves with every trade. One row per frozen span (coin, source, from, until). A warning:
--- the check shows the fault in the UI while the other feeds and the marts go on.
-with ticks as (
-    select
-        coin_id,
-        source,
-        event_time,
-        price_usd,
-        volume_24h_usd,
-        case
-            when price_usd = lag(price_usd) over by_series
-                and volume_24h_usd is not distinct from lag(volume_24h_usd) over by_series
-            then 0 else 1
-        end as changed
-    from {{ ref('stg_price_ticks') }}
-    window by_series as (partition by coin_id, source order by event_time)
-),
-
-spans as (
-    select
-        *,
-        sum(changed) over (partition by coin_id, source order by event_time
-            rows unbounded preceding) as span_number
-    from ticks
-)
-
-select
-    coin_id,
-    source,
-    min(event_time) as frozen_from,
-    max(event_time) as frozen_until,
-    count(*) as ticks,
-    any_value(price_usd) as price_usd
-from spans
-group by coin_id, source, span_number
-having count(*) >= 3
-    and max(event_time) - min(event_time) >= interval '{{ var("frozen_feed_hours") }} hours'
+-- Fails (as a warning: the marts and the other feeds go on) while any price feed has a frozen
+-- span; each row names the coin, source and span (see int_frozen_price_spans).
+select * from {{ ref('int_frozen_price_spans') }}

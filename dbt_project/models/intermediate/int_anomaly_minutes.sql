@@ -20,7 +20,15 @@ closes as (
     select coin_id, 'exchange' as kind, series, minute_start, close from exchange
     union all
     select coin_id, 'aggregator' as kind, source as series, minute_start, close
-    from {{ ref('int_price_minutes') }}
+    from {{ ref('int_price_minutes') }} as minutes
+    where not exists (  -- a stale feed's minutes are a fault of the source, not the market
+        select 1
+        from {{ ref('int_frozen_price_spans') }} as frozen
+        where frozen.coin_id = minutes.coin_id
+          and frozen.source = minutes.source
+          and minutes.minute_start between date_trunc('minute', frozen.frozen_from)
+              and frozen.frozen_until
+    )
 ),
 
 exchange_signals as (
