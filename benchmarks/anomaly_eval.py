@@ -178,7 +178,10 @@ def episodes_of(minutes: set[pd.Timestamp]) -> list[Episode]:
 
 
 def alert_episodes(mart: pd.DataFrame, alert_type: str) -> list[Episode]:
-    rows = mart[mart.alert_type == alert_type]
+    return episodes_in(mart[mart.alert_type == alert_type])
+
+
+def episodes_in(rows: pd.DataFrame) -> list[Episode]:
     return [
         Episode(pd.Timestamp(s), pd.Timestamp(e) - pd.Timedelta(minutes=1))
         for s, e in zip(rows.started_at, rows.last_flagged_end, strict=True)
@@ -217,14 +220,10 @@ def evaluate(scenario: str, start: str, end: str) -> dict[str, dict[str, float]]
         }
     spikes = mart[mart.alert_type == "price_spike"]
     scores["price_spike"] = {"alert_rows": float(len(spikes))}
-    in_depeg = alert_episodes(mart, "source_divergence")
+    divergences = mart[mart.alert_type == "source_divergence"]
     scores["depeg"] = {
-        "episodes": float(sum(DEPEG[0] <= e.start < DEPEG[1] for e in in_depeg)),
-        "longest_minutes": float(
-            mart[mart.alert_type == "source_divergence"].duration_minutes.max()
-            if len(in_depeg)
-            else 0
-        ),
+        "episodes": float(sum(DEPEG[0] <= e.start < DEPEG[1] for e in episodes_in(divergences))),
+        "longest_minutes": float(divergences.duration_minutes.max() if len(divergences) else 0),
     }
     return scores
 

@@ -14,10 +14,13 @@ from functools import cache
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml  # type: ignore[import-untyped]
 
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
+from streaming.landing import with_column
+from streaming.runner import BatchWriter
 
 
 @cache
@@ -120,3 +123,21 @@ def publish_alerts(settings: Settings, alerts: list[dict[str, Any]]) -> None:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+
+
+def land_alerts(
+    writer: BatchWriter,
+    batch_id: int,
+    alerts: list[dict[str, Any]],
+    landed_at: pa.Scalar,
+    settings: Settings,
+) -> None:
+    """A batch's alerts into price_alerts (exactly once, with the batch), then to Kafka."""
+    table = (
+        pa.Table.from_pylist(alerts, schema=ALERT_SCHEMA) if alerts else ALERT_SCHEMA.empty_table()
+    )
+    table = with_column(table, "landed_at", landed_at)
+    table = with_column(table, "date", pc.utf8_slice_codeunits(table["window_start"], 0, 10))
+    writer.write("price_alerts", batch_id, table)
+    if alerts:
+        publish_alerts(settings, alerts)

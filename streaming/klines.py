@@ -11,6 +11,7 @@ the prices job (same JVM): klines are price data.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
-from streaming.alerts import ALERT_SCHEMA, publish_alerts, spike_alerts
+from streaming.alerts import land_alerts, spike_alerts
 from streaming.events import KLINE, kline_rules, parse
 from streaming.kafka_reader import read_kafka
 from streaming.lake import Lake
@@ -39,9 +40,9 @@ def bars_of(klines: pa.Table) -> pa.Table:
     return with_column(rows, "date", day_of(opened))
 
 
-def alerts_of(bars: pa.Table) -> pa.Table:
-    """price_alert.v1 rows for klines whose in-minute range crosses the threshold."""
-    spikes = spike_alerts(
+def alerts_of(bars: pa.Table) -> list[dict[str, Any]]:
+    """price_alert.v1 events for klines whose in-minute range crosses the threshold."""
+    return spike_alerts(
         [
             {
                 **kline,
@@ -53,9 +54,6 @@ def alerts_of(bars: pa.Table) -> pa.Table:
             }
             for kline in bars.to_pylist()
         ]
-    )
-    return (
-        pa.Table.from_pylist(spikes, schema=ALERT_SCHEMA) if spikes else ALERT_SCHEMA.empty_table()
     )
 
 
@@ -69,16 +67,9 @@ def start_query(
         landed_at = now_utc()
         klines, rejected = split_batch(batch.toArrow(), KLINE_COLUMNS, landed_at)
         bars = bars_of(klines)
-        alerts = alerts_of(bars)
         writer.write("exchange_bars_1m", batch_id, bars)
         writer.write("exchange_bars_quarantine", batch_id, rejected)
-        alert_rows = with_column(alerts, "landed_at", landed_at)
-        alert_rows = with_column(
-            alert_rows, "date", pc.utf8_slice_codeunits(alert_rows["window_start"], 0, 10)
-        )
-        writer.write("price_alerts", batch_id, alert_rows)
-        if alerts.num_rows:
-            publish_alerts(settings, alerts.to_pylist())
+        land_alerts(writer, batch_id, alerts_of(bars), landed_at, settings)
 
     klines = parse(read_kafka(spark, settings, settings.topic_klines), KLINE, kline_rules())
     started = (

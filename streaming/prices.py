@@ -30,7 +30,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
 from streaming import klines
-from streaming.alerts import ALERT_SCHEMA, publish_alerts, spike_alerts
+from streaming.alerts import land_alerts, spike_alerts
 from streaming.bars import BarState, BarStateStore, advance
 from streaming.dedupe import SeenIds
 from streaming.events import PRICE_TICK, parse, price_rules
@@ -89,19 +89,8 @@ class PricesLander:
         bars = with_column(bars, "landed_at", landed_at)
         bars = with_column(bars, "date", day_of(bars["window_start"]))
         alerts = spike_alerts(bars.to_pylist()) if bars.num_rows else []
-        alert_table = (
-            pa.Table.from_pylist(alerts, schema=ALERT_SCHEMA)
-            if alerts
-            else ALERT_SCHEMA.empty_table()
-        )
-        alert_table = with_column(alert_table, "landed_at", landed_at)
-        alert_table = with_column(
-            alert_table, "date", pc.utf8_slice_codeunits(alert_table["window_start"], 0, 10)
-        )
         self.writer.write("price_bars_1m", batch_id, bars)
-        self.writer.write("price_alerts", batch_id, alert_table)
-        if alerts:
-            publish_alerts(self.settings, alerts)
+        land_alerts(self.writer, batch_id, alerts, landed_at, self.settings)
 
 
 def start_queries(
