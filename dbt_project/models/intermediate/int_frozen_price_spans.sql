@@ -21,8 +21,7 @@ with ticks as (
 spans as (
     select
         *,
-        sum(changed) over (partition by coin_id, source order by event_time
-            rows unbounded preceding) as span_number
+        {{ run_number('changed', 'coin_id, source', 'event_time') }} as span_number
     from ticks
 )
 
