@@ -106,7 +106,7 @@ def demo(no_ui: bool) -> None:
         f"\nDagster UI:  http://127.0.0.1:{settings.dagster_port}  (dagster dev, PID {pid})\n"
         "             schedules keep collecting, sensors keep the streams running,\n"
         "             the marts rebuild as data lands\n"
-        f'Query:       .venv/bin/cryptoviz sql "select * from marts.fct_anomalies"\n'
+        f'Query:       .venv/bin/cryptoviz sql "select * from marts.fct_anomaly_episodes"\n'
         f"Logs:        {settings.run_dir}\n"
         "Stop it all: make stop\n"
     )

@@ -3,13 +3,13 @@ Dagster instance, so everything it did is there to inspect in the UI afterwards.
 
 1. Kafka topics, then the Fear & Greed history backfill.
 2. The collectors, once per market tick, over HISTORY_TICKS one-minute snapshots that the
-   replay server plays from the past (replay/clock.py): enough history for rolling
-   z-scores, and two cycles of the injected spike, volume burst and divergence. The market
-   counts them from its first snapshot, so every run replays the same ones (replay/market.py)
-   and finds the same alerts. Binance klines come along: in replay mode BINANCE_URL is the
-   replay server and BINANCE_SYMBOLS its recorded pairs (BTCUSD, BTCUSDC, BTCUSDT), one
-   recorded minute of March 2023 a snapshot from REPLAY_KLINES_START, so the demo sees
-   BTCUSDC trade ~5% above BTCUSD as USDC lost its peg (crypto-klines; no lake table yet).
+   replay server plays from the past (replay/clock.py): two cycles of the injected
+   aggregator price spike and divergence. The market counts them from its first snapshot,
+   so every run replays the same ones (replay/market.py) and finds the same episodes.
+   Binance klines come along: in replay mode BINANCE_URL is the replay server and
+   BINANCE_SYMBOLS its recorded pairs (BTCUSD, BTCUSDC, BTCUSDT), one recorded minute of
+   March 2023 a snapshot from REPLAY_KLINES_START, so the demo sees BTCUSDC trade ~5% above
+   BTCUSD as USDC lost its peg: real exchange data behind real episodes.
 3. Each streaming job once (Trigger.AvailableNow): what Kafka holds lands in the lake.
 4. The marts: dbt build, dbt tests and Great Expectations checks, then the snapshot.
 A run that fails does not stop the others; the summary says what failed.
@@ -50,7 +50,6 @@ class DemoReport:
     check_warnings: list[str] = field(default_factory=list)  # WARN severity
     lake_rows: dict[str, int] = field(default_factory=dict)
     mart_rows: dict[str, int] = field(default_factory=dict)
-    alerts: list[tuple[str, str, int]] = field(default_factory=list)  # type, severity, count
     # coin, type, severity, sources, duration in minutes: from marts.fct_anomaly_episodes
     episodes: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     stream_alerts: int = 0
@@ -203,13 +202,6 @@ def _count_rows(settings: Settings, report: DemoReport) -> None:
         return
     with connect_read_only(settings.warehouse_path) as con:
         report.mart_rows = {f"{MARTS_SCHEMA}.{name}": n for name, n in row_counts(con).items()}
-        report.alerts = [
-            (str(kind), str(severity), int(count))
-            for kind, severity, count in con.execute(
-                "select alert_type, severity, count(*) from marts.fct_anomalies "
-                "group by all order by all"
-            ).fetchall()
-        ]
         report.episodes = [
             (str(coin), str(kind), str(severity), ",".join(sources), int(minutes))
             for coin, kind, severity, sources, minutes in con.execute(
@@ -222,23 +214,18 @@ def _count_rows(settings: Settings, report: DemoReport) -> None:
 
 
 def format_summary(report: DemoReport, settings: Settings) -> str:
-    """The demo's closing summary: rows per table, alerts per type, checks, failures."""
+    """The demo's closing summary: rows per table, anomaly episodes, checks, failures."""
     lines = [f"CryptoViz demo finished in {report.seconds:.0f} s", ""]
     lines.append(f"Lake ({settings.lake_uri})")
     lines += [f"  {table:<30} {rows:>8} rows" for table, rows in report.lake_rows.items()]
     lines += ["", f"Marts ({settings.warehouse_path})"]
     lines += [f"  {table:<36} {rows:>8} rows" for table, rows in report.mart_rows.items()]
-    lines += ["", "Alerts found (marts.fct_anomalies)"]
-    if report.alerts:
-        lines += [f"  {kind:<20} {sev:<10} {count:>5}" for kind, sev, count in report.alerts]
-    else:
-        lines.append("  none")
-    lines.append(f"  real-time price alerts from the stream: {report.stream_alerts}")
     lines += ["", "Anomaly episodes (marts.fct_anomaly_episodes)"]
     lines += [
         f"  {coin:<10} {kind:<18} {sev:<9} {minutes:>4} min  {sources}"
         for coin, kind, sev, sources, minutes in report.episodes
     ] or ["  none"]
+    lines.append(f"  real-time price alerts from the stream: {report.stream_alerts}")
     failed, warned = len(report.failed_checks), len(report.check_warnings)
     lines += ["", f"Checks: {report.checks_passed} passed, {failed} failed, {warned} warnings"]
     lines += [f"  failed: {name}" for name in report.failed_checks]

@@ -53,10 +53,11 @@ FEAR_GREED_BANDS = (  # alternative.me's classification, bottom to top
 
 # The rows a person looks at first in each key mart (title, SQL).
 PREVIEWS: dict[str, tuple[str, str]] = {
-    "fct_anomalies": (
-        "Latest anomalies",
-        "select coin_id, alert_type, severity, window_start, observed_value, explanation "
-        "from marts.fct_anomalies order by window_start desc, coin_id, alert_type limit 10",
+    "fct_anomaly_episodes": (
+        "Latest anomaly episodes",
+        "select coin_id, alert_type, severity, started_at, ended_at, duration_minutes, "
+        "explanation from marts.fct_anomaly_episodes "
+        "order by started_at desc, coin_id, alert_type limit 10",
     ),
     "fct_price_bars_hourly": (
         "Latest hourly consensus bar per coin",
@@ -198,7 +199,7 @@ def plotted_coins(con: duckdb.DuckDBPyConnection, limit: int = PLOTTED_COINS) ->
     coins = [str(c) for c in leaders.get("coin_id", [])]
     alerted = frame(
         con,
-        "select coin_id from marts.fct_anomalies group by coin_id "
+        "select coin_id from marts.fct_anomaly_episodes group by coin_id "
         "order by count(*) desc, coin_id limit 1",
     )
     for coin in alerted.get("coin_id", []):
@@ -246,9 +247,9 @@ def price_chart(con: duckdb.DuckDBPyConnection) -> Chart:
     series = [s for s in series if not s[1].empty]
     if not series:
         return Chart(title, None, "no prices in the marts yet.")
-    anomalies = frame(
+    anomalies = frame(  # one marker per episode, at its peak
         con,
-        "select coin_id, alert_type, window_start from marts.fct_anomalies order by window_start",
+        "select coin_id, alert_type, peak_at from marts.fct_anomaly_episodes order by peak_at",
     )
     fig, axes = _figure(len(series))
     for ax, (coin, data, unit) in zip(axes, series, strict=True):
@@ -258,7 +259,7 @@ def price_chart(con: duckdb.DuckDBPyConnection) -> Chart:
         ax.plot(times, data["ma_30"], color="#7f7f7f", linewidth=1, label=f"MA 30 {unit}s")
         if not anomalies.empty:
             mine = anomalies[anomalies["coin_id"] == coin].copy()
-            mine["time"] = pd.to_datetime(mine["window_start"])
+            mine["time"] = pd.to_datetime(mine["peak_at"])
             mine = mine[(mine["time"] >= times.min()) & (mine["time"] <= times.max())]
             if not mine.empty:
                 located = pd.merge_asof(

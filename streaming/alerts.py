@@ -2,8 +2,10 @@
 
 The rule is the marts' in-minute range rule (dbt var `price_spike_pct`, critical above
 `price_spike_critical_pct`, in dbt_project.yml): read from there, so it is stated once.
-Bars of ticks (streaming.prices) and exchange klines (streaming.klines) share it. Alerts land
-in price_alerts and go to crypto-alerts as price_alert.v1 events.
+Bars of ticks (streaming.prices) and exchange klines (streaming.klines) share it. A minute is
+judged at once from itself; a move from the previous minute's close, the rule's other half,
+is the marts' (int_anomaly_minutes), which see every minute in order. Alerts land in
+price_alerts and go to crypto-alerts as price_alert.v1 events.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ timestamps, several files per partition). Coins, one concern each:
   bitcoin    35 days, both sources, a tick every 10 minutes: bars, returns, MAs, volatility,
              rank changes, ATH distance; calm (no alert); sentiment correlation.
   calmcoin   2 hours at 1-minute cadence, both sources, small noise: raises nothing.
-  pumpcoin   +6 % then +12 % within a minute on both sources: two price spikes.
-  volcoin    24 h volume 1000 +/- 10 for 40 minutes, then 2000: one volume spike.
-  trapcoin   the same jump after only 15 observations: too little history, no alert.
-  divcoin    the two sources 0.5 %, 2 %, 5 % and 1 % apart: two divergences.
+  pumpcoin   +6 % then +12 % within a minute on both sources: one price spike episode.
+  volcoin    24 h volume 1000 +/- 10 for 40 minutes, then 2000: an aggregator's rolling
+             field, no volume spike (those come from exchange volume per minute).
+  divcoin    the two sources 0.5 %, 2 %, 5 % and 1 % apart: one divergence episode.
 """
 
 from __future__ import annotations
@@ -173,9 +173,6 @@ def anomaly_ticks() -> list[dict[str, Any]]:
     for m in range(60):  # volcoin: jump at minute 40 after 40 calm observations
         volume = 2000.0 if m == 40 else 1000.0 + 10 * (-1) ** m
         rows.append(tick("coingecko", "volcoin", minute(m), 10.0, volume=volume))
-    for m in range(20):  # trapcoin: the same jump after only 15 observations
-        volume = 2000.0 if m == 15 else 1000.0 + 10 * (-1) ** m
-        rows.append(tick("coingecko", "trapcoin", minute(m), 10.0, volume=volume))
     for m, cmc in enumerate((100.5, 102.0, 105.0, 101.0)):  # divcoin
         rows.append(tick("coingecko", "divcoin", minute(m), 100.0))
         rows.append(tick("coinmarketcap", "divcoin", minute(m, 30), cmc))

@@ -141,7 +141,10 @@ def test_dagster_ui_and_dbt_docs_tell_the_story(
 
     # A mart's page: its dbt description, owner, freshness policy, its latest build.
     anomalies = dagster_asset_page(
-        chromium, dagster_url, ["marts", "fct_anomalies"], ["One row per alert", "Materialized"]
+        chromium,
+        dagster_url,
+        ["marts", "fct_anomaly_episodes"],
+        ["One row per coin, anomaly type and episode", "Materialized"],
     )
     assert "Owners\nanalytics" in anomalies  # the UI shows team:analytics as "analytics"
     assert "Freshness policy\nPassing" in anomalies
@@ -150,7 +153,7 @@ def test_dagster_ui_and_dbt_docs_tell_the_story(
     report = dagster_asset_page(
         chromium, dagster_url, ["market_report"], ["The market at a glance", "chart_price"]
     )
-    assert "fct_anomalies" in report
+    assert "fct_anomaly_episodes" in report
     page = chromium.pages[-1]
     for chart, title in (
         ("chart_price", "Price, moving averages and anomalies"),
@@ -170,6 +173,9 @@ def test_dagster_ui_and_dbt_docs_tell_the_story(
     assert "Projects\ncryptoviz" in overview
     assert "lake" in overview  # the lake source
     model = dbt_docs(
-        chromium, docs_url, ["fct_anomalies", "alert_id"], model="model.cryptoviz.fct_anomalies"
+        chromium,
+        docs_url,
+        ["fct_anomaly_episodes", "episode_id"],
+        model="model.cryptoviz.fct_anomaly_episodes",
     )
-    assert "One row per alert" in model
+    assert "One row per coin, anomaly type and episode" in model

@@ -47,13 +47,9 @@ def test_dbt_tests_and_gx_suites_are_asset_checks() -> None:
 
     graph = defs.resolve_asset_graph()
     checks = graph.asset_check_keys
-    anomalies = dg.AssetKey(["marts", "fct_anomalies"])
-    names = {c.name for c in checks if c.asset_key == anomalies}
-    assert {
-        "unique_fct_anomalies_alert_id",
-        "anomalies_one_per_window",
-        "gx_fct_anomalies",
-    } <= names
+    episodes = dg.AssetKey(["marts", "fct_anomaly_episodes"])
+    names = {c.name for c in checks if c.asset_key == episodes}
+    assert {"unique_fct_anomaly_episodes_episode_id", "gx_fct_anomaly_episodes"} <= names
     assert set(LAKE_CHECK_KEYS) <= checks
     assert all(graph.get_check_spec(s.check_key).blocking for s in MART_SUITES)
     assert all(graph.get_check_spec(k).blocking for k in LAKE_CHECK_KEYS)
@@ -85,7 +81,7 @@ def test_marts_build_job_builds_checks_and_publishes(
     result = defs.resolve_job_def("marts_build").execute_in_process(instance=dagster_instance)
     assert result.success
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["marts", "fct_anomalies"]) in materialized
+    assert dg.AssetKey(["marts", "fct_anomaly_episodes"]) in materialized
     assert dg.AssetKey("warehouse_snapshot") in materialized
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) > 100  # every dbt test and every GX suite ran
@@ -94,11 +90,12 @@ def test_marts_build_job_builds_checks_and_publishes(
     # Readers see the published snapshot, a separate file from dbt's build file.
     assert settings.warehouse_path.exists()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        assert con.execute("select count(*) from marts.fct_anomalies").fetchone() == (5,)
+        count = "select count(*) from marts.fct_anomaly_episodes"
+        assert con.execute(count).fetchone() == (2,)
     snapshot = dagster_instance.get_latest_materialization_event(dg.AssetKey("warehouse_snapshot"))
     assert snapshot is not None
     assert snapshot.asset_materialization is not None
-    assert snapshot.asset_materialization.metadata["mart_tables"].value == 10
+    assert snapshot.asset_materialization.metadata["mart_tables"].value == 9
 
 
 def requested_keys(result: dg.EvaluateAutomationConditionsResult) -> set[dg.AssetKey]:
@@ -130,11 +127,15 @@ def test_new_lake_data_triggers_the_rebuild(dagster_instance: dg.DagsterInstance
     for key in (
         ["staging", "stg_price_ticks"],
         ["intermediate", "int_price_minutes"],
-        ["marts", "fct_anomalies"],
+        ["marts", "fct_anomaly_episodes"],
         ["marts", "fct_price_bars_daily"],
         ["warehouse_snapshot"],
     ):
         assert dg.AssetKey(key) in requested, key
     assert dg.AssetKey(["staging", "stg_news_articles"]) not in requested  # no news landed
+    # No klines have landed: their staging model waits, the anomaly rules do not (they read
+    # the aggregators' minutes too; a missing lake table reads as empty).
+    assert dg.AssetKey(["staging", "stg_exchange_bars_1m"]) not in requested
+    assert dg.AssetKey(["intermediate", "int_anomaly_minutes"]) in requested
     checks = {r.key for r in after.results if r.true_subset.size}
     assert dg.AssetCheckKey(dg.AssetKey(["lake", "price_ticks"]), "gx_lake_price_ticks") in checks

@@ -32,7 +32,8 @@ TABLES = {
     "intermediate.int_price_bars_daily": ["coin_id", "source", "bar_start"],
     "marts.fct_price_bars_hourly": ["coin_id", "source", "bar_start"],
     "marts.fct_price_bars_daily": ["coin_id", "source", "bar_start"],
-    "marts.fct_anomalies": ["alert_id"],
+    "intermediate.int_anomaly_minutes": ["coin_id", "alert_type", "series", "minute_start"],
+    "marts.fct_anomaly_episodes": ["episode_id"],
     "marts.fct_news_articles": ["event_id"],
     "marts.fct_sentiment_daily_coin": ["coin_id", "day"],
     "marts.fct_fear_greed_daily": ["index_date"],
@@ -85,8 +86,10 @@ def test_incremental_build_equals_full_build(
     incremental: dict[str, dict[str, pd.DataFrame]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     full: Warehouse = built_warehouse(tmp_path_factory)
-    # Before the late files, the volume spike (minute 40) had not happened yet.
-    assert "volcoin" not in set(incremental["first"]["marts.fct_anomalies"]["coin_id"])
+    # The late files matter: before them the minutes stopped short of the cut.
+    cut = pd.Timestamp(CUT.replace(tzinfo=None))
+    assert incremental["first"]["intermediate.int_price_minutes"]["minute_start"].max() < cut
+    assert incremental["second"]["intermediate.int_price_minutes"]["minute_start"].max() > cut
     assert_same(incremental["second"], contents(full.build_file), exact=False)
 
 

@@ -174,7 +174,6 @@ def test_dim_coins_lists_every_coin(warehouse: Warehouse) -> None:
         "calmcoin",
         "divcoin",
         "pumpcoin",
-        "trapcoin",
         "volcoin",
     ]
     assert list(coins.loc[coins.coin_id == "bitcoin", "sources"].iloc[0]) == [

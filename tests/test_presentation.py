@@ -69,23 +69,26 @@ def test_row_counts_are_the_real_counts(published: Path, report: presentation.Re
             for (name,) in tables
         }
     assert report.row_counts == expected
-    assert len(expected) == 10
-    assert report.row_counts["fct_anomalies"] == 5  # the fixed lake's two spikes etc.
-    assert report.row_counts["fct_anomaly_episodes"] == 1  # divcoin's two minutes, one episode
+    assert len(expected) == 9
+    assert report.row_counts["fct_anomaly_episodes"] == 2  # divcoin's and pumpcoin's
     assert report.row_counts["fct_fear_greed_daily"] == 3
     assert report.row_counts["fct_stream_alerts"] == 0
     table = presentation.row_counts_markdown(report.row_counts)
-    assert "| fct_anomalies | 5 |" in table
+    assert "| fct_anomaly_episodes | 2 |" in table
     assert "| fct_stream_alerts | 0 |" in table
 
 
 def test_previews_show_the_expected_rows(report: presentation.Report) -> None:
     previews = report.previews
-    anomalies = previews["fct_anomalies"]
-    assert anomalies.startswith("**Latest anomalies**")
-    assert "| coin_id | alert_type | severity | window_start |" in anomalies
-    assert "| volcoin | volume_spike | critical | 2024-04-04 10:40 |" in anomalies
-    assert "| pumpcoin | price_spike | critical | 2024-04-04 10:19 | 12 |" in anomalies
+    anomalies = previews["fct_anomaly_episodes"]
+    assert anomalies.startswith("**Latest anomaly episodes**")
+    assert "| coin_id | alert_type | severity | started_at | ended_at | duration_minutes |" in (
+        anomalies
+    )
+    # Both may still grow (no end yet); the newest first.
+    assert "| pumpcoin | price_spike | critical | 2024-04-04 10:10 |  | 11 |" in anomalies
+    assert "| divcoin | source_divergence | high | 2024-04-04 10:01 |  | 2 |" in anomalies
+    assert anomalies.index("pumpcoin") < anomalies.index("divcoin")
     # The later poll of the first day wins (25, not 20); the newest day comes first.
     fear_greed = previews["fct_fear_greed_daily"]
     assert "| 2024-03-03 | 70 | Greed | 30 |  |" in fear_greed
@@ -147,7 +150,7 @@ def test_no_data_yet_never_raises(published: Path, tmp_path: Path, state: str) -
         duckdb.connect(str(path)).close()
     report = presentation.build_report(path)
     if state == "empty marts":
-        assert report.row_counts["fct_anomalies"] == 0
+        assert report.row_counts["fct_anomaly_episodes"] == 0
         assert set(report.row_counts.values()) == {0}
     else:
         assert report.row_counts == {}
@@ -175,15 +178,15 @@ def test_the_assets_attach_counts_previews_and_charts(
     result = dg.materialize([warehouse_snapshot, market_report], instance=dagster_instance)
     assert result.success
     snapshot = result.asset_materializations_for_node("warehouse_snapshot")[0].metadata
-    assert snapshot["rows/fct_anomalies"] == dg.IntMetadataValue(5)
+    assert snapshot["rows/fct_anomaly_episodes"] == dg.IntMetadataValue(2)
     assert snapshot["dagster/row_count"].value == sum(report.row_counts.values())
     assert "| fct_fear_greed_daily | 3 |" in str(snapshot["row_counts"].value)
     shown = result.asset_materializations_for_node("market_report")[0].metadata
     for name in ("chart_price", "chart_sentiment", "chart_fear_greed"):
         assert isinstance(shown[name], dg.MarkdownMetadataValue)
         assert_sane_png(png_of(str(shown[name].value)))
-    assert "pumpcoin" in str(shown["preview_fct_anomalies"].value)
-    assert "| fct_anomalies | 5 |" in str(shown["row_counts"].value)
+    assert "pumpcoin" in str(shown["preview_fct_anomaly_episodes"].value)
+    assert "| fct_anomaly_episodes | 2 |" in str(shown["row_counts"].value)
 
 
 # --- freshness ---------------------------------------------------------------------------
@@ -192,7 +195,7 @@ def test_every_mart_has_the_freshness_policy() -> None:
 
     graph = defs.resolve_asset_graph()
     marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
-    assert len(marts) == 10
+    assert len(marts) == 9
     for key in [*marts, dg.AssetKey("warehouse_snapshot"), dg.AssetKey("market_report")]:
         assert graph.get(key).freshness_policy == MARTS_FRESHNESS, key
     assert graph.get(dg.AssetKey(["staging", "stg_price_ticks"])).freshness_policy is None
@@ -218,7 +221,7 @@ def freshness(
 def test_freshness_passes_when_fresh_and_fails_when_stale(
     dagster_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = dg.AssetKey(["marts", "fct_anomalies"])
+    key = dg.AssetKey(["marts", "fct_anomaly_episodes"])
     now = time.time()
     assert freshness(dagster_instance, key, monkeypatch, now) == "UNKNOWN"  # never built
     dagster_instance.report_runless_asset_event(dg.AssetMaterialization(key))

@@ -148,13 +148,14 @@ def test_corrupted_mart_fails(good: Warehouse, tmp_path: Path) -> None:
     shutil.copyfile(good.build_file, copy)
     with duckdb.connect(str(copy)) as con:
         con.execute("update marts.fct_fear_greed_daily set value = 140 where value = 70")
-        con.execute("insert into marts.fct_anomalies select * from marts.fct_anomalies limit 1")
+        episodes = "marts.fct_anomaly_episodes"
+        con.execute(f"insert into {episodes} select * from {episodes} limit 1")
     settings = lenient(good.settings, warehouse_build_path=copy)
     fng = run_suite(suite("fct_fear_greed_daily"), settings)
     assert fng.severity == dg.AssetCheckSeverity.ERROR
     assert failed(fng)["ExpectColumnValuesToBeBetween:value"]["partial_unexpected_list"] == [140]
-    anomalies = run_suite(suite("fct_anomalies"), settings)
-    assert set(failed(anomalies)) == {
-        "ExpectColumnValuesToBeUnique:alert_id",
-        "ExpectCompoundColumnsToBeUnique:['coin_id', 'alert_type', 'window_start']",
+    episodes = run_suite(suite("fct_anomaly_episodes"), settings)
+    assert set(failed(episodes)) == {
+        "ExpectColumnValuesToBeUnique:episode_id",
+        "ExpectCompoundColumnsToBeUnique:['coin_id', 'alert_type', 'started_at']",
     }

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import calendar
 import gzip
+import itertools
 import json
 import re
-import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -146,38 +146,28 @@ def one_minute_moves(market: Market, coin: str, ticks: range) -> list[float]:
     return [market.price(c, t) / market.price(c, t - 1) - 1 for t in ticks]
 
 
-def test_injected_spike_burst_and_divergence_are_there_and_only_there() -> None:
+def test_injected_spike_and_divergence_are_there_and_only_there() -> None:
     market = Market(seed=7, tick_seconds=60, clock=lambda: T0)
     start = market.tick()
     cycles = range(start, start + 5 * CYCLE_TICKS)
-    spikes, divergences, z_scores = set(), set(), {}
+    spikes, divergences = set(), set()
     for tick in cycles:
         for coin in market.coins:
             if abs(market.price(coin, tick) / market.price(coin, tick - 1) - 1) > 0.05:
                 spikes.add((coin.coingecko_id, tick % CYCLE_TICKS))
             if abs(market.cmc_price(coin, tick) / market.price(coin, tick) - 1) > 0.01:
                 divergences.add((coin.coingecko_id, tick % CYCLE_TICKS))
-            for window in (20, 60):  # the anomaly mart's minimum and full window
-                volumes = [market.volume(coin, t) for t in range(tick - window, tick)]
-                z = (market.volume(coin, tick) - statistics.mean(volumes)) / statistics.pstdev(
-                    volumes
-                )
-                z_scores[(coin.coingecko_id, tick % CYCLE_TICKS, window)] = z
     assert spikes == {("bitcoin", 5), ("bitcoin", 8)}  # the +7% jump and its reversal
     assert divergences == {("ripple", phase) for phase in range(15, 19)}
-    bursts = {(coin, phase) for (coin, phase, _), z in z_scores.items() if z > 3}
-    assert bursts == {("ethereum", 12)}
-    burst = {w: z for (coin, phase, w), z in z_scores.items() if (coin, phase) == ("ethereum", 12)}
-    assert min(burst.values()) > 3  # caught even when the window holds earlier cycles' bursts
-    normal = [
-        abs(z) for (coin, phase, _), z in z_scores.items() if (coin, phase) != ("ethereum", 12)
-    ]
-    assert max(normal) < 3  # drift and tick noise never look like a burst
     # The injections are announced where the docs say.
     assert [i.kind for i in market.injections(start + 5)] == ["price_spike"]
-    assert [i.kind for i in market.injections(start + 12)] == ["volume_burst"]
-    # Ordinary one-minute moves stay under 1%.
+    assert [i.kind for i in market.injections(start + 15)] == ["divergence"]
+    assert market.injections(start + 12) == []
+    # Ordinary one-minute moves stay under 1%, volume stays within its drift and noise.
     assert max(abs(move) for move in one_minute_moves(market, "ethereum", cycles)) < 0.01
+    for coin in market.coins:
+        ratios = [market.volume(coin, t) / coin.volume for t in cycles]
+        assert all(0.86 < r < 1.16 for r in ratios), coin.coingecko_id  # e^(+-0.14) at most
 
 
 def test_market_payloads_feed_the_collectors(market_server: ReplayServer) -> None:
@@ -235,41 +225,44 @@ def test_a_market_replayed_from_the_past_is_the_same_whenever_it_starts() -> Non
     assert apps[0].market.tick() != apps[1].market.tick()  # only the times differ
 
 
-def test_the_demo_market_injects_exactly_the_demo_alerts() -> None:
-    """The demo's 41 snapshots, by the marts' rules: the alerts test_demo_e2e expects.
+def test_the_demo_market_injects_exactly_the_demo_episodes() -> None:
+    """The demo's 41 snapshots, by the marts' rules: the aggregator episodes test_demo_e2e expects.
 
-    Volume z-score against the previous 20 to 60 minutes (warning above 3, critical above 6),
-    price spike above 5 % between minutes, divergence above 1 % (high above 3 %).
+    Price spike above 5 % between consecutive minutes of a source, divergence above 1 %
+    between the sources (high above 3 %); flagged minutes at most 30 apart are one episode.
     """
     clock = CatchUpClock(60, HISTORY_TICKS, wall=lambda: T0 + 7 * 60)
     market = ReplayApp("market", seed=Settings().replay_seed, clock=clock).market
     ticks = [clock.origin + n for n in range(HISTORY_TICKS + 1)]
-    found = {}
+    found: dict[tuple[str, str, int], float] = {}
     for coin in market.coins:
-        volumes = [market.volume(coin, t) for t in ticks]
         for n, tick in enumerate(ticks):
-            window = volumes[max(0, n - 60) : n]
-            if len(window) >= 20:
-                z = (volumes[n] - statistics.mean(window)) / statistics.stdev(window)
-                if z > 3:
-                    found[("volume_spike", coin.coingecko_id, n)] = z
-            move = market.price(coin, tick) / market.price(coin, tick - 1) - 1
-            if n > 0 and abs(move) > 0.05:
-                found[("price_spike", coin.coingecko_id, n - 1)] = move * 100
-            cmc = market.cmc_price(coin, tick)
-            gap = abs(market.price(coin, tick) - cmc) / ((market.price(coin, tick) + cmc) / 2)
+            for price in (market.price, market.cmc_price):
+                move = price(coin, tick) / price(coin, tick - 1) - 1
+                if n > 0 and abs(move) > 0.05:
+                    found[("price_spike", coin.coingecko_id, n)] = move * 100
+            gecko, cmc = market.price(coin, tick), market.cmc_price(coin, tick)
+            gap = abs(gecko - cmc) / ((gecko + cmc) / 2)
             if gap > 0.01:
                 found[("source_divergence", coin.coingecko_id, n)] = gap * 100
-    # The spike's jump and reversal, each divergent minute, and the second volume burst (the
-    # first one has fewer than 20 minutes before it); none of them critical or high.
+    # The spike's jump and reversal on both sources, each divergent minute, in two cycles.
     assert set(found) == {
-        *(("price_spike", "bitcoin", n) for n in (4, 7, 24, 27)),
+        *(("price_spike", "bitcoin", n) for n in (5, 8, 25, 28)),
         *(("source_divergence", "ripple", n) for n in (15, 16, 17, 18, 35, 36, 37, 38)),
-        ("volume_spike", "ethereum", 32),
     }
-    assert 3 < found[("volume_spike", "ethereum", 32)] < 6
     assert all(5 < abs(v) < 10 for (kind, *_), v in found.items() if kind == "price_spike")
     assert all(1 < v < 3 for (kind, *_), v in found.items() if kind == "source_divergence")
+    # Cycles are 20 minutes apart, within the 30-minute gap: one warning episode per coin,
+    # from the first flagged minute to the end of the last, 24 minutes each.
+    minutes: dict[tuple[str, str], list[int]] = {}
+    for kind, coin, n in sorted(found):
+        minutes.setdefault((kind, coin), []).append(n)
+    for flagged in minutes.values():
+        assert max(b - a for a, b in itertools.pairwise(flagged)) <= 30
+    assert {key: flagged[-1] + 1 - flagged[0] for key, flagged in minutes.items()} == {
+        ("price_spike", "bitcoin"): 24,
+        ("source_divergence", "ripple"): 24,
+    }
 
 
 # --- Binance klines: recorded Binance.US minutes, re-timed to the market's clock ----------

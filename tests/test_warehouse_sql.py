@@ -33,16 +33,16 @@ def sql_env(warehouse: Warehouse) -> dict[str, str]:
 
 def test_sql_prints_a_table(published: Warehouse) -> None:
     statement = (
-        "select coin_id, alert_type, severity, round(observed_value, 2) as observed "
-        "from marts.fct_anomalies order by coin_id, window_start limit 2"
+        "select coin_id, alert_type, severity, round(peak_value, 2) as peak "
+        "from marts.fct_anomaly_episodes order by coin_id limit 2"
     )
     result = CliRunner(env=sql_env(published)).invoke(main, ["sql", statement])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "coin_id | alert_type        | severity | observed",
-        "--------+-------------------+----------+---------",
-        "divcoin | source_divergence | warning  |     1.98",
-        "divcoin | source_divergence | high     |     4.88",
+        "coin_id  | alert_type        | severity | peak",
+        "---------+-------------------+----------+-----",
+        "divcoin  | source_divergence | high     | 4.88",
+        "pumpcoin | price_spike       | critical |   12",
         "(2 rows)",
     ]
 
@@ -62,7 +62,7 @@ REFUSED = [
     "select * from read_text('/etc/hostname')",
     "copy (select 42) to 'x.csv'",  # write a file
     "select 1; copy (select 42) to 'x.csv'",
-    "copy marts.fct_anomalies to 'anomalies.parquet' (format parquet)",
+    "copy marts.fct_anomaly_episodes to 'episodes.parquet' (format parquet)",
     "export database 'dump'",
     "attach 'other.duckdb' as other",  # another database
     "load 'evil.duckdb_extension'",  # an extension from a file
@@ -101,9 +101,10 @@ def test_the_sandbox_keeps_the_marts_readable(published: Warehouse) -> None:
     with pytest.raises(ReaderRefusedError, match="enable_external_access"):
         query("set enable_external_access = true", path)
     result = query(
-        "select count(*) as alerts, current_setting('TimeZone') from marts.fct_anomalies", path
+        "select count(*) as episodes, current_setting('TimeZone') from marts.fct_anomaly_episodes",
+        path,
     )
-    assert result.rows == [(5, "UTC")]
+    assert result.rows == [(2, "UTC")]
 
 
 def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> None:
@@ -131,7 +132,7 @@ def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> No
                 break
         started = time.monotonic()
         reader = subprocess.run(
-            [str(CLI), "sql", "select count(*) as alerts from marts.fct_anomalies"],
+            [str(CLI), "sql", "select count(*) as episodes from marts.fct_anomaly_episodes"],
             env=sql_env(published),
             capture_output=True,
             text=True,
@@ -142,7 +143,7 @@ def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> No
     finally:
         rest = build.communicate(timeout=300)[0]
     assert reader.returncode == 0, reader.stderr
-    assert reader.stdout.splitlines()[-2:] == ["     5", "(1 row)"]
+    assert reader.stdout.splitlines()[-2:] == ["       2", "(1 row)"]
     assert still_building, "the build finished before the query: the test proved nothing"
     assert elapsed < 30
     assert build.returncode == 0, rest[-3000:]
@@ -151,12 +152,13 @@ def test_query_succeeds_while_a_dbt_build_is_running(published: Warehouse) -> No
 def test_publish_is_atomic_for_open_readers(published: Warehouse) -> None:
     path = published.settings.warehouse_path
     with duckdb.connect(str(path), read_only=True) as old_reader:
-        before = old_reader.execute("select count(*) from marts.fct_anomalies").fetchone()
+        before = old_reader.execute("select count(*) from marts.fct_price_bars_daily").fetchone()
         with duckdb.connect(str(published.build_file)) as writer:
             writer.execute("create or replace table marts.publish_probe as select 42 as answer")
         publish(published.build_file, path)  # replaces the file under the open reader
         # The open reader keeps its consistent snapshot; a new reader sees the new one.
-        assert old_reader.execute("select count(*) from marts.fct_anomalies").fetchone() == before
+        count = "select count(*) from marts.fct_price_bars_daily"
+        assert old_reader.execute(count).fetchone() == before
     assert query("select answer from marts.publish_probe", path).rows == [(42,)]
     assert not list(path.parent.glob(".*.tmp"))
     with duckdb.connect(str(published.build_file)) as writer:

@@ -37,10 +37,15 @@ OWNERS = ["team:analytics"]
 # overdue. Lenient enough for a demo paused for a coffee; no warn window, which would flicker
 # between hourly rebuilds.
 MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2))
-# New data upstream -> rebuild. Models that read the lake also wait for the lake's blocking
-# GX gates (requested in the same tick, so they run first in the same run); further down,
-# dbt's own tests and the blocking checks stop a bad build within the run.
-REBUILD = dg.AutomationCondition.eager()
+# New data upstream -> rebuild. Like eager(), except that a model waits only while all of its
+# inputs are missing: a source that never delivered (no Binance klines yet) must not hold back
+# what the others feed (a missing lake table reads as empty). Models that read the lake also
+# wait for the lake's blocking GX gates (requested in the same tick, so they run first in the
+# same run); further down, dbt's own tests and the blocking checks stop a bad build in the run.
+ALL_DEPS_MISSING = dg.AutomationCondition.all_deps_match(
+    dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
+).with_label("all_deps_missing")
+REBUILD = dg.AutomationCondition.eager().replace("any_deps_missing", ALL_DEPS_MISSING)
 REBUILD_FROM_LAKE = REBUILD & dg.AutomationCondition.all_deps_blocking_checks_passed()
 # Publish after any mart was rebuilt, even while other marts still wait for their first
 # input (eager would wait for all of them).

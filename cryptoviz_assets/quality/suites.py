@@ -234,52 +234,34 @@ MART_SUITES = (
     bar_suite("fct_price_bars_hourly", "volatility_24h", timedelta(hours=1)),
     bar_suite("fct_price_bars_daily", "volatility_30d", timedelta(days=1)),
     mart_suite(
-        # dbt tests keep ids, types and severities right; this suite checks the shape of an
-        # episode: at least one flagged minute, never more minutes flagged than it lasts.
+        # One row per episode, with known types and severities, and the shape of an episode:
+        # at least one flagged minute, never more minutes flagged than it lasts.
         "fct_anomaly_episodes",
         {
             "episode_id": "string",
+            "coin_id": "string",
+            "alert_type": "string",
+            "severity": "string",
             "started_at": "timestamp",
             "duration_minutes": "integer",
             "flagged_minutes": "integer",
             "peak_value": "float",
+            "explanation": "string",
         },
         (
+            *not_null(
+                "episode_id", "coin_id", "alert_type", "severity", "started_at", "explanation"
+            ),
+            in_set("alert_type", ["volume_spike", "price_spike", "source_divergence"]),
+            in_set("severity", ["warning", "high", "critical"]),
+            unique("episode_id"),
+            unique("coin_id", "alert_type", "started_at"),
             between("flagged_minutes", 1),
             between("duration_minutes", 1),
             Expect(
                 "ExpectColumnPairValuesAToBeGreaterThanB",
                 {"column_A": "duration_minutes", "column_B": "flagged_minutes", "or_equal": True},
             ),
-        ),
-    ),
-    mart_suite(
-        "fct_anomalies",
-        {
-            "alert_id": "string",
-            "coin_id": "string",
-            "alert_type": "string",
-            "severity": "string",
-            "window_start": "timestamp",
-            "observed_value": "float",
-            "threshold": "float",
-            "explanation": "string",
-        },
-        (
-            *not_null(
-                "alert_id",
-                "coin_id",
-                "alert_type",
-                "severity",
-                "window_start",
-                "observed_value",
-                "threshold",
-                "explanation",
-            ),
-            in_set("alert_type", ["volume_spike", "price_spike", "source_divergence"]),
-            in_set("severity", ["warning", "high", "critical"]),
-            unique("alert_id"),
-            unique("coin_id", "alert_type", "window_start"),
         ),
     ),
     mart_suite(

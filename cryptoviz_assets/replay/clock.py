@@ -1,7 +1,7 @@
 """The replay market's clock: wall time, or a past moment the demo advances tick by tick.
 
-The demo wants half an hour of one-minute market snapshots (enough history for rolling
-z-scores and the injected events) in a couple of minutes. It starts the market at least
+The demo wants half an hour of one-minute market snapshots (two cycles of the injected
+events) in a couple of minutes. It starts the market at least
 `history_ticks` ticks in the past, at the top of an hour (so the snapshots fall into the
 same hourly and daily bars on every run), with time frozen there, and moves it one tick per
 `advance()` after collecting each snapshot, so no snapshot is skipped or repeated. Once the

@@ -13,10 +13,9 @@ sources are views of the same market, within 0.1% of each other.
 
 On top of that, every cycle of CYCLE_TICKS ticks injects events for the analytics to catch:
 - price spike: bitcoin +7% at tick 5 of the cycle, held for 3 ticks, then back (-6.5%);
-- volume burst: ethereum's 24h volume x5 at tick 12. Normal volume drifts slowly with
-  +-3% tick noise: against a rolling window of 20-60 ticks its z-score stays below 3, while
-  the burst is tens of sigma (about 5 against a window that holds the previous burst);
 - divergence: ripple's CoinMarketCap price 2.5% above CoinGecko's for ticks 15 to 18.
+(Volume spikes are read from exchange volume per minute, which the replayed Binance klines
+bring; an aggregator's rolling 24 h volume has no per-minute burst to inject.)
 Cycles count from the origin; `injections(tick)` says which are active, so tests and demos
 can find them.
 News: one article every NEWS_EVERY_TICKS ticks, alternating feeds, its headline written
@@ -39,7 +38,6 @@ from cryptoviz_assets.replay.recordings import CMC_LISTINGS, data_json, fear_gre
 
 CYCLE_TICKS = 20
 SPIKE = ("bitcoin", 5, 3, 1.07)  # coin, first tick in cycle, ticks held, factor
-BURST = ("ethereum", 12, 5.0)  # coin, tick in cycle, volume factor
 DIVERGENCE = ("ripple", 15, 4, 1.025)  # coin, first tick, ticks, CMC price factor
 NEWS_EVERY_TICKS = 5
 NEWS_FEEDS = ("coindesk", "cointelegraph")
@@ -71,7 +69,7 @@ class Coin:
 
 @dataclass(frozen=True)
 class Injection:
-    kind: str  # price_spike | volume_burst | divergence
+    kind: str  # price_spike | divergence
     coin_id: str
     factor: float
 
@@ -148,9 +146,6 @@ class Market:
         coin, start, length, factor = SPIKE
         if start <= phase < start + length:
             found.append(Injection("price_spike", coin, factor))
-        coin, at, volume_factor = BURST
-        if phase == at:
-            found.append(Injection("volume_burst", coin, volume_factor))
         coin, start, length, factor = DIVERGENCE
         if start <= phase < start + length:
             found.append(Injection("divergence", coin, factor))
@@ -181,14 +176,7 @@ class Market:
         return self.price(coin, tick) * jitter * self._factor("divergence", coin, tick)
 
     def volume(self, coin: Coin, tick: int) -> float:
-        """24h volume: slow drift, bounded tick noise (+-3%), plus injected bursts.
-
-        Real volume figures jitter from one poll to the next. Without that noise a window
-        of a smooth drift has a tiny standard deviation, and the drift alone reads as a
-        z-score above 3: a false burst. With it, normal volume stays below z = 3 against
-        any window of 20 to 60 ticks, and the x5 burst stands ~50 sigma out (about 5 when
-        the window holds the previous burst).
-        """
+        """24h volume: slow drift with bounded tick noise (+-3%), as real polls jitter."""
         n = self.step(tick)
         phase1 = _unit(self.seed, coin.slug, "v1") * 2 * math.pi
         phase2 = _unit(self.seed, coin.slug, "v2") * 2 * math.pi
@@ -197,7 +185,7 @@ class Market:
             + 0.03 * math.sin(2 * math.pi * n / 311 + phase2)
             + 0.03 * (2 * _unit(self.seed, coin.slug, n, "volume") - 1)
         )
-        return coin.volume * math.exp(wobble) * self._factor("volume_burst", coin, tick)
+        return coin.volume * math.exp(wobble)
 
     def change_pct(self, coin: Coin, tick: int, seconds: float) -> float:
         before = self.price(coin, tick - self.ticks(seconds))

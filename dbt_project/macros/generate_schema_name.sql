@@ -1,5 +1,5 @@
 {#- Schemas are named exactly as configured (staging, intermediate, marts), not
-    prefixed with the target schema: readers query `marts.fct_anomalies`. -#}
+    prefixed with the target schema: readers query `marts.fct_anomaly_episodes`. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
 {%- endmacro %}

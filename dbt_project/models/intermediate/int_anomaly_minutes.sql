@@ -1,11 +1,13 @@
 -- One row per coin, anomaly type, series and minute in which a rule fires; the input of the
--- episodes. The rules (thresholds in dbt_project.yml vars, nowhere else):
---   volume_spike:      a pair's 1-minute quote volume against the previous `volume_window`
---                      minutes of the same pair (all of them present): z-score > threshold.
---                      Exchange volume per minute, never an aggregator's rolling 24 h field.
---   price_spike:       a pair's close-to-close move between consecutive minutes, or its
+-- episodes. The rules (thresholds in dbt_project.yml vars, nowhere else; the streams read
+-- them from there too):
+--   volume_spike:      an exchange pair's 1-minute quote volume against the previous
+--                      `volume_window` minutes of the same pair (all of them present):
+--                      z-score > threshold. Never an aggregator's rolling 24 h field.
+--   price_spike:       a series' close-to-close move between consecutive minutes, or its
 --                      in-minute range (high / low - 1), whichever is larger, above the
---                      threshold. observed_value keeps the sign of a close move.
+--                      threshold; on every series, exchange pairs and aggregator sources.
+--                      observed_value keeps the sign of a close move.
 --   source_divergence: the spread (max - min) / mid of the closes of one coin in the same
 --                      minute, among the exchange pairs, and among the aggregators (an
 --                      exchange's last trade and an aggregator's cross-venue average are
@@ -16,10 +18,10 @@ with exchange as (
     from {{ ref('stg_exchange_bars_1m') }}
 ),
 
-closes as (
-    select coin_id, 'exchange' as kind, series, minute_start, close from exchange
+prices as (
+    select coin_id, 'exchange' as kind, series, minute_start, high, low, close from exchange
     union all
-    select coin_id, 'aggregator' as kind, source as series, minute_start, close
+    select coin_id, 'aggregator' as kind, source as series, minute_start, high, low, close
     from {{ ref('int_price_minutes') }} as minutes
     where not exists (  -- a stale feed's minutes are a fault of the source, not the market
         select 1
@@ -31,20 +33,16 @@ closes as (
     )
 ),
 
-exchange_signals as (
+volume_signals as (
     select
         *,
-        lag(minute_start) over by_series as previous_minute,
-        lag(close) over by_series as previous_close,
         avg(volume_quote) over prior as volume_mean,
         stddev_samp(volume_quote) over prior as volume_stddev,
         count(volume_quote) over prior as volume_observations
     from exchange
-    window
-        by_series as (partition by series order by minute_start),
-        prior as (partition by series order by minute_start
-            range between interval '{{ var("volume_window") }} minutes' preceding
-                and interval '1 minute' preceding)
+    window prior as (partition by series order by minute_start
+        range between interval '{{ var("volume_window") }} minutes' preceding
+            and interval '1 minute' preceding)
 ),
 
 volume_spikes as (
@@ -56,7 +54,7 @@ volume_spikes as (
         (volume_quote - volume_mean) / volume_stddev as observed_value,
         format('{:.0f} quote volume in the minute vs a mean of {:.0f} over the previous {:d}',
             volume_quote, volume_mean, volume_observations) as detail
-    from exchange_signals
+    from volume_signals
     where volume_observations = {{ var('volume_window') }}
       and volume_stddev > 0
       and (volume_quote - volume_mean) / volume_stddev > {{ var('volume_z_threshold') }}
@@ -74,7 +72,14 @@ moves as (
         case when previous_minute = minute_start - interval '1 minute' and previous_close > 0
             then (close / previous_close - 1) * 100 end as close_move_pct,
         case when low > 0 then (high / low - 1) * 100 end as range_pct
-    from exchange_signals
+    from (
+        select
+            *,
+            lag(minute_start) over by_series as previous_minute,
+            lag(close) over by_series as previous_close
+        from prices
+        window by_series as (partition by coin_id, kind, series order by minute_start)
+    )
 ),
 
 price_spikes as (
@@ -102,7 +107,7 @@ spreads as (
         max(close) as highest_close,
         arg_min(series, {'close': close, 'series': series}) as lowest,
         min(close) as lowest_close
-    from closes
+    from prices
     where close > 0
     group by coin_id, kind, minute_start
     having count(distinct series) >= 2

@@ -31,8 +31,7 @@ starts as (
 numbered as (
     select
         *,
-        sum(starts_episode) over (partition by coin_id, alert_type order by minute_start
-            rows unbounded preceding) as episode_number
+        {{ run_number('starts_episode', 'coin_id, alert_type', 'minute_start') }} as episode_number
     from starts
 ),
 
