@@ -1,12 +1,12 @@
 """The replay market's clock: wall time, or a past moment the demo advances tick by tick.
 
 The demo wants half an hour of one-minute market snapshots (two cycles of the injected
-events) in a couple of minutes. It starts the market at least
-`history_ticks` ticks in the past, at the top of an hour (so the snapshots fall into the
-same hourly and daily bars on every run), with time frozen there, and moves it one tick per
-`advance()` after collecting each snapshot, so no snapshot is skipped or repeated. Once the
-market time reaches the wall clock it simply follows it: the market never runs ahead of
-real time, so event times are never in the future.
+events) in a couple of minutes. It starts the market at least `history_ticks` ticks in the
+past, at the top of an hour (so the snapshots fall into the same hourly and daily bars on
+every run), with time frozen there, and moves it one tick per `advance()` after collecting
+each snapshot, so no snapshot is skipped or repeated. Once the market time reaches the wall
+clock it simply follows it: the market never runs ahead of real time, so event times are
+never in the future.
 
 A market started in the past counts its snapshots from its first one (`origin`), so the
 demo replays the same snapshots, with the same injected events, whenever it runs.
