@@ -30,8 +30,8 @@ $(JARS)/%/.fetched: jvm/%/pom.xml
 		-DoutputDirectory=$(CURDIR)/$(JARS)/$*
 	touch $@
 
-## jars: Apache Kafka and Spark's Kafka connector from Maven Central (needs Java 17 + Maven)
-jars: $(JARS)/kafka/.fetched $(JARS)/spark-kafka/.fetched
+## jars: Apache Kafka, Spark's Kafka connector and Delta Lake from Maven Central (Java 17 + Maven)
+jars: $(JARS)/kafka/.fetched $(JARS)/spark-kafka/.fetched $(JARS)/delta/.fetched
 
 ## setup: create .venv from uv.lock and fetch the jars (idempotent, fast when nothing changed)
 setup: $(UV) jars

@@ -1,4 +1,4 @@
-"""The JVM parts the project runs: Apache Kafka and Spark's Kafka connector.
+"""The JVM parts the project runs: Apache Kafka, Spark's Kafka connector and Delta Lake.
 
 Their jars come from Maven Central, pinned in `jvm/<name>/pom.xml`, and `make setup` copies
 them into `var/jars/<name>` once (`make jars`); after that everything runs offline. This
@@ -16,6 +16,7 @@ from cryptoviz_assets.settings import PROJECT_ROOT
 JARS_DIR = Path(os.environ.get("CRYPTOVIZ_JARS_DIR", PROJECT_ROOT / "var" / "jars"))
 KAFKA = "kafka"  # the broker, its tools and a logging binding
 SPARK_KAFKA = "spark-kafka"  # spark-sql-kafka-0-10 and what PySpark does not already ship
+DELTA = "delta"  # delta-spark_<spark>_2.13 (Delta Lake) and what PySpark does not already ship
 
 
 def jars(name: str) -> list[Path]:

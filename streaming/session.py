@@ -17,6 +17,8 @@ from pyspark.sql import SparkSession
 from cryptoviz_assets import jvm
 from cryptoviz_assets.settings import Settings
 
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
 
 def build_spark(app_name: str, settings: Settings) -> SparkSession:
     """Get or create the session for `app_name` (one JVM per Python process)."""
@@ -27,7 +29,17 @@ def build_spark(app_name: str, settings: Settings) -> SparkSession:
     spark = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
-        .config("spark.jars", ",".join(str(jar) for jar in jvm.jars(jvm.SPARK_KAFKA)))
+        .config("spark.jars", ",".join(str(jar) for jar in _jars()))
+        # Delta Lake: the streaming Delta sink (idempotent per query and batch), DeltaTable.
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+        # New tables: classic checkpoints (DuckDB's delta extension reads no V2 checkpoints)
+        # and no deletion vectors (nothing here deletes rows; keep readers' work simple).
+        .config("spark.databricks.delta.properties.defaults.checkpointPolicy", "classic")
+        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
+        # Delta rebuilds a table's state (log replay) with 50 tasks by default: on 2 cores
+        # that dominated every small commit. The logs here are small: 2 partitions.
+        .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
@@ -47,6 +59,11 @@ def build_spark(app_name: str, settings: Settings) -> SparkSession:
     )
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _jars() -> list[object]:
+    """Spark's Kafka connector and Delta Lake, with what PySpark does not already ship."""
+    return [*jvm.jars(jvm.SPARK_KAFKA), *jvm.jars(jvm.DELTA)]
 
 
 def _state_store() -> str:
