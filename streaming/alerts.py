@@ -1,28 +1,47 @@
-"""Real-time price-spike alerts: one per bar whose range within the minute is too wide.
+"""Real-time price-spike alerts: one per 1-minute bar whose range within the minute is too wide.
 
 The rule is the marts' in-minute range rule (dbt var `price_spike_pct`, critical above
 `price_spike_critical_pct`, in dbt_project.yml): read from there, so it is stated once.
 Bars of ticks (streaming.prices) and exchange klines (streaming.klines) share it. A minute is
 judged at once from itself; a move from the previous minute's close, the rule's other half,
-is the marts' (int_anomaly_minutes), which see every minute in order. Alerts land in
-price_alerts and go to crypto-alerts as price_alert.v1 events.
+is the marts' (int_anomaly_minutes), which see every minute in order.
+
+One query reads the final 1-minute bars of both from the lake and, per micro-batch, appends
+the alerts to price_alerts (idempotent: the batch id is the Delta transaction version) and
+sends them to crypto-alerts with Spark's Kafka sink as price_alert.v1 events. Kafka gets them
+at least once (a replayed batch re-sends the same event_ids; consumers dedupe by event_id).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import cache
-from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import yaml  # type: ignore[import-untyped]
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql.streaming import StreamingQuery
 
-from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
-from streaming.landing import with_column
-from streaming.runner import BatchWriter
+from streaming import lake
+from streaming.kafka_reader import java_kafka_options
+from streaming.runner import Trigger
+
+TABLE = "price_alerts"
+# What an alert needs of a bar: price_bars (bar_minutes = 1) and exchange klines alike.
+BAR_FIELDS = [
+    "coin_id",
+    "source",
+    "window_start",
+    "window_end",
+    "open",
+    "high",
+    "low",
+    "close",
+    "last_event_time",
+    "last_ingest_time",
+    "replayed",
+]
 
 
 @cache
@@ -33,113 +52,104 @@ def thresholds() -> tuple[float, float]:
     return float(rules["price_spike_pct"]), float(rules["price_spike_critical_pct"])
 
 
-ALERT_SCHEMA = pa.schema(
-    [
-        ("schema_version", pa.int64()),
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),
-        ("source", pa.string()),
-        ("event_time", pa.string()),
-        ("ingest_time", pa.string()),
-        ("replayed", pa.bool_()),
-        ("coin_id", pa.string()),
-        ("alert_type", pa.string()),
-        ("severity", pa.string()),
-        ("window_start", pa.string()),
-        ("window_end", pa.string()),
-        ("observed_value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("explanation", pa.string()),
-    ]
-)
+def iso_utc(column: Column) -> Column:
+    """The event contract's timestamp text: ISO-8601 UTC with milliseconds and a Z."""
+    return F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
 
 
-def spike_pct(high: float, low: float) -> float:
-    """The bar's range as a percentage of its low: the size of the move within the minute."""
-    return (high - low) / low * 100.0
-
-
-def spike_alerts(bars: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """price_alert.v1 events for bars whose range exceeds the threshold (or the critical one)."""
-    alerts = []
-    for bar in bars:
-        pct = spike_pct(bar["high"], bar["low"])
-        warning_pct, critical_pct = thresholds()
-        if pct <= warning_pct:
-            continue
-        start, end = _iso(bar["window_start"]), _iso(bar["window_end"])
-        critical = pct > critical_pct
-        direction = "up" if bar["close"] >= bar["open"] else "down"
-        alerts.append(
-            {
-                "schema_version": 1,
-                "event_id": event_id("price_spike", bar["coin_id"], bar["source"], start),
-                "event_type": "price_alert",
-                "source": bar["source"],
-                "event_time": _iso(bar["last_event_time"]),
-                "ingest_time": _iso(bar["last_ingest_time"]),
-                "replayed": bool(bar["replayed"]),
-                "coin_id": bar["coin_id"],
-                "alert_type": "price_spike",
-                "severity": "critical" if critical else "warning",
-                "window_start": start,
-                "window_end": end,
-                "observed_value": round(pct, 6),
-                "threshold": critical_pct if critical else warning_pct,
-                "explanation": (
-                    f"{bar['coin_id']} ({bar['source']}) moved {pct:.2f}% within one minute "
-                    f"(low {bar['low']}, high {bar['high']}, open {bar['open']}, "
-                    f"close {bar['close']}, {direction})"
-                ),
-            }
+def spike_alerts(bars: DataFrame) -> DataFrame:
+    """price_alert.v1 rows (+ landed_at, date) for bars whose range (high - low) / low
+    exceeds the threshold; critical above the critical one."""
+    warning_pct, critical_pct = thresholds()
+    pct = (F.col("high") - F.col("low")) / F.col("low") * 100.0
+    critical = F.col("observed_value") > critical_pct
+    start = iso_utc(F.col("window_start"))
+    alerts = (
+        bars.withColumn("observed_value", F.round(pct, 6))
+        .where(F.col("observed_value") > warning_pct)
+        .select(
+            F.lit(1).cast("long").alias("schema_version"),
+            F.sha2(F.concat_ws("|", F.lit("price_spike"), "coin_id", "source", start), 256).alias(
+                "event_id"
+            ),
+            F.lit("price_alert").alias("event_type"),
+            "source",
+            iso_utc(F.col("last_event_time")).alias("event_time"),
+            iso_utc(F.col("last_ingest_time")).alias("ingest_time"),
+            "replayed",
+            "coin_id",
+            F.lit("price_spike").alias("alert_type"),
+            F.when(critical, "critical").otherwise("warning").alias("severity"),
+            start.alias("window_start"),
+            iso_utc(F.col("window_end")).alias("window_end"),
+            "observed_value",
+            F.when(critical, critical_pct).otherwise(warning_pct).alias("threshold"),
+            F.format_string(
+                "%s (%s) moved %.2f%% within one minute (low %s, high %s, open %s, close %s, %s)",
+                "coin_id",
+                "source",
+                "observed_value",
+                "low",
+                "high",
+                "open",
+                "close",
+                F.when(F.col("close") >= F.col("open"), "up").otherwise("down"),
+            ).alias("explanation"),
+            F.col("window_start").alias("_minute"),
         )
-    return alerts
-
-
-def publish_alerts(settings: Settings, alerts: list[dict[str, Any]]) -> None:
-    """At-least-once to Kafka: a replayed batch re-sends the same event_ids; readers dedupe."""
-    from confluent_kafka import Producer
-
-    producer = Producer(
-        {**settings.kafka_client_config(), "enable.idempotence": True, "acks": "all"}
     )
-    errors: list[str] = []
+    return lake.landed(alerts, "_minute").drop("_minute")
 
-    def _delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
 
-    for alert in alerts:
-        producer.produce(
-            settings.topic_alerts,
-            key=alert["coin_id"],
-            value=json.dumps(alert),
-            on_delivery=_delivered,
+class AlertSink:
+    """foreachBatch of the alerts query: the lake exactly once, then Kafka at least once."""
+
+    def __init__(self, settings: Settings, checkpoint: str) -> None:
+        self.path = lake.table_path(settings, TABLE)
+        self.checkpoint = checkpoint
+        self.topic = settings.topic_alerts
+        self.kafka = java_kafka_options(settings)
+        self._app_id: str | None = None
+
+    def app_id(self, spark: SparkSession) -> str:
+        """The query's id from its checkpoint: batch ids restart at 0 in a new checkpoint,
+        and a new id keeps Delta from skipping them as already committed."""
+        if self._app_id is None:
+            first = spark.read.text(f"{self.checkpoint}/metadata").first()
+            self._app_id = f"{TABLE}-{json.loads(first[0])['id']}"  # type: ignore[index]
+        return self._app_id
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        batch = batch.persist()
+        (
+            batch.write.format("delta")
+            .mode("append")
+            .option("txnAppId", self.app_id(batch.sparkSession))
+            .option("txnVersion", batch_id)
+            .save(self.path)
         )
-    remaining = producer.flush(30)
-    if remaining or errors:
-        raise RuntimeError(
-            f"publishing alerts failed: {remaining} undelivered, errors {errors[:3]}"
+        event = [c for c in batch.columns if c not in ("landed_at", lake.PARTITION_COLUMN)]
+        (
+            batch.select(F.col("coin_id").alias("key"), F.to_json(F.struct(*event)).alias("value"))
+            .write.format("kafka")
+            .options(**self.kafka)
+            .option("topic", self.topic)
+            .save()
         )
+        batch.unpersist()
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-
-
-def land_alerts(
-    writer: BatchWriter,
-    batch_id: int,
-    alerts: list[dict[str, Any]],
-    landed_at: pa.Scalar,
-    settings: Settings,
-) -> None:
-    """A batch's alerts into price_alerts (exactly once, with the batch), then to Kafka."""
-    table = (
-        pa.Table.from_pylist(alerts, schema=ALERT_SCHEMA) if alerts else ALERT_SCHEMA.empty_table()
+def start_query(
+    spark: SparkSession, settings: Settings, trigger: Trigger, *, job: str, bars: DataFrame
+) -> StreamingQuery:
+    """Alerts from a stream of final 1-minute bars (BAR_FIELDS)."""
+    alerts = spike_alerts(bars.select(*BAR_FIELDS))
+    lake.create_table(spark, lake.table_path(settings, TABLE), alerts)
+    checkpoint = settings.checkpoint_dir(f"{job}/{TABLE}")
+    return (
+        alerts.writeStream.queryName(TABLE)
+        .option("checkpointLocation", checkpoint)
+        .trigger(**trigger)
+        .foreachBatch(AlertSink(settings, checkpoint))
+        .start()
     )
-    table = with_column(table, "landed_at", landed_at)
-    table = with_column(table, "date", pc.utf8_slice_codeunits(table["window_start"], 0, 10))
-    writer.write("price_alerts", batch_id, table)
-    if alerts:
-        publish_alerts(settings, alerts)

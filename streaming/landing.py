@@ -1,102 +1,73 @@
-"""The common shape of a landing query: parse, dedupe, split valid/rejected, land both.
+"""The common shape of a landing: Kafka -> parse -> valid events (deduplicated) and
+rejected records (with the reason), each appended to its lake table by its own query.
 
 Duplicates are dropped by event_id within `dedup_seconds` of Kafka append time, not event
 time: feeds re-send the same items on every poll, and an article published last week is
 still new to us the first time we see it (an event-time watermark would drop it as late).
-Rejected records are all distinct (keyed by their Kafka coordinates) and go to quarantine.
+The dedupe is Spark's `dropDuplicatesWithinWatermark`, its state in the checkpoint's state
+store. Rejected records are all distinct (keyed by their Kafka coordinates): nothing to
+dedupe, so the quarantine query is stateless.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
-from streaming.events import Rule, dedup_key, parse
+from streaming import lake
+from streaming.events import Rule, parse
 from streaming.kafka_reader import read_kafka
-from streaming.lake import Lake
-from streaming.runner import BatchWriter, Trigger
+from streaming.runner import Trigger
 
 KAFKA_COLUMNS = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"]
-QUARANTINE_COLUMNS = ["reason", "raw", *KAFKA_COLUMNS]
 
 
-def with_column(table: pa.Table, name: str, values: Any) -> pa.Table:
-    """Append a column; a scalar is repeated for every row."""
-    if isinstance(values, pa.Scalar):
-        values = pa.repeat(values, table.num_rows)
-    return table.append_column(name, values)
+def parsed(
+    spark: SparkSession, settings: Settings, topic: str, schema: T.StructType, rules: list[Rule]
+) -> DataFrame:
+    return parse(read_kafka(spark, settings, topic), schema, rules)
 
 
-def day_of(values: Any) -> Any:
-    """The `date` partition (YYYY-MM-DD, UTC) of a timestamp column."""
-    return pc.strftime(values, format="%Y-%m-%d")
-
-
-def now_utc() -> pa.Scalar:
-    return pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
-
-
-def deduplicated(parsed: DataFrame, dedup_seconds: int) -> DataFrame:
+def valid_events(records: DataFrame, schema: T.StructType, dedup_seconds: int) -> DataFrame:
+    """The records that passed every rule, each event_id once, with their Kafka coordinates."""
     return (
-        parsed.withColumn("dedup_key", dedup_key())
+        records.where(F.col("reason").isNull())
+        .select(*[f.name for f in schema.fields], *KAFKA_COLUMNS)
         .withWatermark("kafka_timestamp", f"{dedup_seconds} seconds")
-        .dropDuplicatesWithinWatermark(["dedup_key"])
+        .dropDuplicatesWithinWatermark(["event_id"])
     )
 
 
-def split_batch(
-    data: pa.Table, event_columns: Sequence[str], landed_at: pa.Scalar
-) -> tuple[pa.Table, pa.Table]:
-    """(valid events with Kafka coordinates, rejected records with reason and raw text)."""
-    valid = pc.is_null(data["reason"])
-    events = with_column(
-        data.filter(valid).select([*event_columns, *KAFKA_COLUMNS]), "landed_at", landed_at
-    )
-    rejected = data.filter(pc.invert(valid)).select(QUARANTINE_COLUMNS)
-    rejected = with_column(rejected, "landed_at", landed_at)
-    rejected = with_column(rejected, "date", day_of(rejected["kafka_timestamp"]))
-    return events, rejected
+def rejected_records(records: DataFrame) -> DataFrame:
+    """Records that failed a rule: the reason, the raw text and where they were in Kafka."""
+    rejected = records.where(F.col("reason").isNotNull()).select("reason", "raw", *KAFKA_COLUMNS)
+    return lake.landed(rejected, "kafka_timestamp")
 
 
-def start_landing_query(
+def start_landing(
     spark: SparkSession,
     settings: Settings,
     trigger: Trigger,
     *,
-    query: str,
+    job: str,
     topic: str,
     schema: T.StructType,
-    rules: Sequence[Rule],
+    rules: list[Rule],
     dedup_seconds: int,
     table: str,
     quarantine_table: str,
-    finish: Callable[[pa.Table], pa.Table],
-) -> tuple[StreamingQuery, BatchWriter]:
-    """One query landing `topic` in `table` (+ quarantine). `finish` enriches the valid
-    events and must add the string column `date`."""
-    checkpoint = settings.checkpoint_dir(query)
-    writer = BatchWriter(query, checkpoint, Lake(settings.lake_uri))
-    event_columns = [f.name for f in schema.fields]
-
-    def _land(batch: DataFrame, batch_id: int) -> None:
-        events, rejected = split_batch(batch.toArrow(), event_columns, now_utc())
-        writer.write(table, batch_id, finish(events))
-        writer.write(quarantine_table, batch_id, rejected)
-
-    stream = deduplicated(parse(read_kafka(spark, settings, topic), schema, rules), dedup_seconds)
-    started = (
-        stream.writeStream.queryName(query)
-        .option("checkpointLocation", checkpoint)
-        .trigger(**trigger)
-        .foreachBatch(_land)
-        .start()
-    )
-    return started, writer
+    finish: Callable[[DataFrame], DataFrame],
+) -> list[StreamingQuery]:
+    """Two queries: valid events, `finish`ed (enriched, with landed_at and date), to `table`;
+    rejected records to `quarantine_table`."""
+    records = parsed(spark, settings, topic, schema, rules)
+    events = finish(valid_events(records, schema, dedup_seconds))
+    return [
+        lake.sink(events, settings, trigger, job=job, table=table),
+        lake.sink(rejected_records(records), settings, trigger, job=job, table=quarantine_table),
+    ]

@@ -8,31 +8,32 @@ index_date.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
-import pyarrow as pa
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
+from streaming import lake
 from streaming.events import MARKET_SENTIMENT, sentiment_rules
-from streaming.landing import start_landing_query, with_column
-from streaming.runner import BatchWriter, Trigger, job_main
+from streaming.landing import start_landing
+from streaming.runner import Trigger, job_main
 
 JOB = "market_sentiment"
 
 
-def enrich(rows: pa.Table) -> pa.Table:
-    return with_column(rows, "date", rows["index_date"])
+def enrich(rows: DataFrame) -> DataFrame:
+    return lake.landed(rows, "index_date")
 
 
 def start_queries(
     spark: SparkSession, settings: Settings, trigger: Trigger
-) -> tuple[list[StreamingQuery], list[BatchWriter]]:
-    query, writer = start_landing_query(
+) -> Iterator[list[StreamingQuery]]:
+    yield start_landing(
         spark,
         settings,
         trigger,
-        query="market_sentiment",
+        job=JOB,
         topic=settings.topic_market_sentiment,
         schema=MARKET_SENTIMENT,
         rules=sentiment_rules(),
@@ -41,7 +42,6 @@ def start_queries(
         quarantine_table="market_sentiment_quarantine",
         finish=enrich,
     )
-    return [query], [writer]
 
 
 def main() -> int:

@@ -3,61 +3,83 @@
 Articles are deduplicated by event_id (feeds repeat items on every poll), scored by the
 trained headline classifier (streaming.sentiment) on the title alone (scored better than
 title + summary: see benchmarks/sentiment_eval.py), and tagged with the coins their title or
-summary mention (streaming.coins). Partitioned by the article's published date (event_time).
+summary mention (streaming.coins). Both run on the executors as vectorized (Arrow) UDFs.
+Partitioned by the article's published date (event_time).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
-import pyarrow as pa
-from pyspark.sql import SparkSession
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
-from streaming.coins import mentioned_coins
+from streaming import lake
 from streaming.events import NEWS_ARTICLE, news_rules
-from streaming.landing import day_of, start_landing_query, with_column
-from streaming.runner import BatchWriter, Trigger, job_main
-from streaming.sentiment import score_many
+from streaming.landing import start_landing
+from streaming.runner import Trigger, job_main
 
 JOB = "news"
+SENTIMENT = "score double, label string, pos double, neg double, neu double"
 
 
-def enrich(articles: pa.Table) -> pa.Table:
-    """Add sentiment_score, sentiment_label, sentiment_pos/neg/neu, coins and date."""
-    titles = [title or "" for title in articles["title"].to_pylist()]
-    summaries = articles["summary"].to_pylist()
-    texts = [f"{t}. {s or ''}" for t, s in zip(titles, summaries, strict=True)]
-    scored = score_many(titles)
-    articles = with_column(
-        articles, "sentiment_score", pa.array([s.score for s in scored], pa.float64())
+@F.pandas_udf(SENTIMENT)  # type: ignore[call-overload]
+def headline_sentiment(titles: pd.Series) -> pd.DataFrame:
+    from streaming.sentiment import score_many
+
+    scored = score_many([title or "" for title in titles])
+    return pd.DataFrame(
+        {
+            "score": [s.score for s in scored],
+            "label": [s.label for s in scored],
+            "pos": [s.positive for s in scored],
+            "neg": [s.negative for s in scored],
+            "neu": [s.neutral for s in scored],
+        }
     )
-    articles = with_column(
-        articles, "sentiment_label", pa.array([s.label for s in scored], pa.string())
+
+
+@F.pandas_udf("array<string>")  # type: ignore[call-overload]
+def coins_in(titles: pd.Series, summaries: pd.Series) -> pd.Series:
+    from streaming.coins import mentioned_coins
+
+    return pd.Series(
+        [
+            mentioned_coins(f"{title or ''}. {summary or ''}")
+            for title, summary in zip(titles, summaries, strict=True)
+        ]
     )
-    articles = with_column(
-        articles, "sentiment_pos", pa.array([s.positive for s in scored], pa.float64())
+
+
+def enrich(articles: DataFrame) -> DataFrame:
+    """Add sentiment_score, sentiment_label, sentiment_pos/neg/neu, coins, landed_at, date."""
+    scored = articles.withColumn("_s", headline_sentiment("title"))
+    return lake.landed(
+        scored.select(
+            *articles.columns,
+            F.col("_s.score").alias("sentiment_score"),
+            F.col("_s.label").alias("sentiment_label"),
+            F.col("_s.pos").alias("sentiment_pos"),
+            F.col("_s.neg").alias("sentiment_neg"),
+            F.col("_s.neu").alias("sentiment_neu"),
+            coins_in("title", "summary").alias("coins"),
+        ),
+        "event_time",
     )
-    articles = with_column(
-        articles, "sentiment_neg", pa.array([s.negative for s in scored], pa.float64())
-    )
-    articles = with_column(
-        articles, "sentiment_neu", pa.array([s.neutral for s in scored], pa.float64())
-    )
-    coins = pa.array([mentioned_coins(text) for text in texts], pa.list_(pa.string()))
-    articles = with_column(articles, "coins", coins)
-    return with_column(articles, "date", day_of(articles["event_time"]))
 
 
 def start_queries(
     spark: SparkSession, settings: Settings, trigger: Trigger
-) -> tuple[list[StreamingQuery], list[BatchWriter]]:
-    query, writer = start_landing_query(
+) -> Iterator[list[StreamingQuery]]:
+    yield start_landing(
         spark,
         settings,
         trigger,
-        query="news",
+        job=JOB,
         topic=settings.topic_news,
         schema=NEWS_ARTICLE,
         rules=news_rules(),
@@ -66,7 +88,6 @@ def start_queries(
         quarantine_table="news_quarantine",
         finish=enrich,
     )
-    return [query], [writer]
 
 
 def main() -> int:

@@ -30,52 +30,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
-import pyarrow as pa
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from cryptoviz_assets.settings import Settings, get_settings
-from streaming.lake import Lake
 from streaming.session import build_spark
-from streaming.storage import resolve
 
 log = logging.getLogger("streaming")
 
 
-@dataclass
-class BatchWriter:
-    """Lands one query's micro-batches in the lake, named by the query's checkpoint id."""
-
-    query: str
-    checkpoint: str
-    lake: Lake
-    landed: dict[str, int] = field(default_factory=dict)
-    _tag: str | None = None
-
-    def tag(self) -> str:
-        """`<query>-<8 chars of the checkpoint's query id>`: a new checkpoint never
-        overwrites the files of an old one, the same checkpoint always rewrites its own."""
-        if self._tag is None:
-            self._tag = f"{self.query}-{checkpoint_id(self.checkpoint)[:8]}"
-        return self._tag
-
-    def write(self, table: str, batch_id: int, data: pa.Table) -> None:
-        self.lake.write_batch(table, self.tag(), batch_id, data)
-        self.landed[table] = self.landed.get(table, 0) + data.num_rows
-
-
-def checkpoint_id(checkpoint: str) -> str:
-    """The stable query id Spark stores in `<checkpoint>/metadata` when a query first starts."""
-    filesystem, path = resolve(checkpoint)
-    with filesystem.open_input_stream(f"{path}/metadata") as stream:
-        return str(json.loads(stream.read().decode().splitlines()[0])["id"]).replace("-", "")
-
-
 # Keyword arguments of DataStreamWriter.trigger: {"processingTime": ...} or {"availableNow": True}.
 Trigger = dict[str, Any]
-StartQueries = Callable[
-    [SparkSession, Settings, Trigger], tuple[list[StreamingQuery], list[BatchWriter]]
-]
+# A job's queries in stages: each stage reads what the stages before it land (a lake table
+# read as a stream). A continuous run starts them all; a run `--once` lets each stage catch
+# up before starting the next, so a stage sees everything the one before it landed.
+StartQueries = Callable[[SparkSession, Settings, Trigger], Iterator[list[StreamingQuery]]]
 
 
 @dataclass
@@ -96,6 +65,10 @@ class Progress:
             state["processed_rows_per_second"] = round(progress.processedRowsPerSecond or 0.0, 1)
             state["batch_duration_ms"] = progress.batchDuration
             state["duration_ms"] = dict(progress.durationMs)
+            # Rows the sink wrote (the Delta sink reports them; -1 when a sink cannot).
+            state["output_rows"] = state.get("output_rows", 0) + max(
+                0, progress.sink.numOutputRows or 0
+            )
             state["offsets_behind"] = sum(
                 offsets_behind(s.endOffset, s.latestOffset) for s in progress.sources
             )
@@ -186,22 +159,18 @@ class Reporter:
             self._to_dagster(lambda: pipes.log.info(message))
         print(f"[{self.job}] {message}", file=sys.stderr, flush=True)
 
-    def maybe_report(
-        self, progress: Progress, writers: list[BatchWriter], force: bool = False
-    ) -> None:
+    def maybe_report(self, progress: Progress, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self.last < self.every:
             return
         self.last = now
-        landed: dict[str, int] = {}
-        for writer in writers:
-            for table, rows in writer.landed.items():
-                landed[table] = landed.get(table, 0) + rows
+        queries = progress.snapshot()
         payload = {
             "kind": "progress",
             "job": self.job,
-            "queries": progress.snapshot(),
-            "landed_rows": landed,
+            "queries": queries,
+            # Each query writes the lake table it is named after.
+            "landed_rows": {name: q.get("output_rows", 0) for name, q in queries.items()},
         }
         if (pipes := self.pipes) is not None:
             self._to_dagster(lambda: pipes.report_custom_message(payload))
@@ -252,22 +221,20 @@ def run_job(
             spark = build_spark(f"cryptoviz-{job}", settings)
             progress = Progress()
             spark.streams.addListener(_Listener(progress))
-            queries, writers = start_queries(spark, settings, trigger_for(settings, once))
+            queries: list[StreamingQuery] = []
             mode = " (once)" if once else ""
-            reporter.info(f"started {', '.join(q.name for q in queries)}{mode}")
-            while not stop.is_set():
-                finished = [q for q in queries if not q.isActive]
-                for query in finished:
-                    if (error := query.exception()) is not None or not once:
-                        raise RuntimeError(f"query {query.name} stopped: {error}")
-                if once and len(finished) == len(queries):
-                    reporter.info("every query caught up with the offsets at start")
-                    break
-                reporter.maybe_report(progress, writers)
-                stop.wait(0.5)
+            for stage in start_queries(spark, settings, trigger_for(settings, once)):
+                queries += stage
+                reporter.info(f"started {', '.join(q.name for q in stage)}{mode}")
+                if once:
+                    watch(stage, once, stop, lambda: reporter.maybe_report(progress))
+            if once and not stop.is_set():
+                reporter.info("every query caught up with the offsets at start")
+            else:
+                watch(queries, once, stop, lambda: reporter.maybe_report(progress))
             if stop.is_set():
                 reporter.info("stop requested: stopping queries")
-            reporter.maybe_report(progress, writers, force=True)
+            reporter.maybe_report(progress, force=True)
             # The JVM may already be gone (a signal sent to the whole process group reaches
             # it too): the checkpoint is consistent either way, so that is still a clean stop.
             for query in queries:
@@ -283,6 +250,22 @@ def run_job(
     finally:
         reap_children()
     return status
+
+
+def watch(
+    queries: list[StreamingQuery], once: bool, stop: threading.Event, report: Callable[[], None]
+) -> None:
+    """Until a stop is requested, or (`once`) every query has caught up; a query that
+    stops on its own (or with an error) fails the job."""
+    while not stop.is_set():
+        finished = [q for q in queries if not q.isActive]
+        for query in finished:
+            if (error := query.exception()) is not None or not once:
+                raise RuntimeError(f"query {query.name} stopped: {error}")
+        if once and len(finished) == len(queries):
+            return
+        report()
+        stop.wait(0.5)
 
 
 def reap_children(timeout: float = 10.0) -> None:

@@ -10,16 +10,38 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from confluent_kafka import Producer
 
+from cryptoviz_assets import delta_reader
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.processes import wait_until
 from cryptoviz_assets.settings import Settings
-from streaming.alerts import spike_pct
-from streaming.lake import Lake
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 COINS = ["bitcoin", "ethereum", "solana", "cardano"]
+
+
+class LakeReader:
+    """Committed rows of the lake's Delta tables, read with DuckDB (as dbt reads them)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+
+    def read_table(self, table: str, where: str = "true") -> pa.Table:
+        path = Path(self.root) / table
+        if not (path / "_delta_log").is_dir():
+            return pa.table({})
+        with delta_reader.connect() as con:
+            con.execute("set TimeZone = 'UTC'")
+            return con.sql(f"select * from delta_scan('{path}') where {where}").arrow()
+
+    def count_rows(self, table: str) -> int:
+        return self.read_table(table).num_rows
+
+
+def spike_pct(high: float, low: float) -> float:
+    return (high - low) / low * 100.0
 
 
 def iso(t: datetime) -> str:
@@ -105,9 +127,10 @@ def produce(
 
 
 def bars_ground_truth(
-    ticks: list[dict[str, Any]], watermark_end: datetime
+    ticks: list[dict[str, Any]], watermark_end: datetime, minutes: int = 1
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """1-minute OHLC per (window_start, coin, source) without Spark; final windows only."""
+    """`minutes`-minute OHLC per (window_start, coin, source) without Spark; final windows
+    only (those ending at or before `watermark_end`)."""
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     seen: set[str] = set()
     for tick in ticks:
@@ -115,8 +138,8 @@ def bars_ground_truth(
             continue
         seen.add(tick["event_id"])
         at = datetime.fromisoformat(tick["event_time"].replace("Z", "+00:00"))
-        start = at.replace(second=0, microsecond=0)
-        if start + timedelta(minutes=1) > watermark_end:
+        start = at.replace(minute=at.minute - at.minute % minutes, second=0, microsecond=0)
+        if start + timedelta(minutes=minutes) > watermark_end:
             continue
         by_key[(iso(start), tick["coin_id"], tick["source"])].append(tick)
     bars = {}
@@ -145,8 +168,8 @@ def alerts_ground_truth(
     return out
 
 
-def landed_bars(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
-    table = lake.read_table("price_bars_1m")
+def landed_bars(lake: LakeReader, minutes: int = 1) -> dict[tuple[str, str, str], dict[str, Any]]:
+    table = lake.read_table("price_bars", f"bar_minutes = {minutes}")
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in table.to_pylist():
         key = (iso(row["window_start"]), row["coin_id"], row["source"])
@@ -157,7 +180,7 @@ def landed_bars(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
     return out
 
 
-def column(lake: Lake, table: str, name: str) -> list[Any]:
+def column(lake: LakeReader, table: str, name: str) -> list[Any]:
     data = lake.read_table(table)
     return data[name].to_pylist() if data.num_rows else []
 

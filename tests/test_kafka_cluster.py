@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from cryptoviz_assets.processes import wait_until
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.kafka_cluster import bootstrap, kafka_cluster
@@ -101,7 +101,7 @@ def test_a_broker_killed_mid_stream_loses_nothing(tmp_path: Path) -> None:
             "every partition replicated to the three brokers"
         )
 
-        lake = Lake(settings.lake_uri)
+        lake = LakeReader(settings.lake_uri)
         log = tmp_path / "prices.log"
         ticks = tick_series(6000)
         warmup, rest = ticks[:500], ticks[500:]

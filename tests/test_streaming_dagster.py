@@ -21,7 +21,7 @@ from cryptoviz_assets.sensors import backoff_seconds, sensors, supervise
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG, stream_jobs
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from tests.streaming_support import column, fear_greed_event, produce, wait_for
 
 PRICES = next(s for s in STREAMS if s.name == "prices")
@@ -95,7 +95,7 @@ def test_stream_run_reports_progress_and_sensor_restarts_after_a_kill(
     monkeypatch.setenv("STREAM_REPORT_SECONDS", "2")
     monkeypatch.setenv("STREAM_TRIGGER_SECONDS", "0.5")
     ensure_topics(settings)
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     events = [fear_greed_event(d, 20 + d) for d in range(10)]
     produce(
         settings.bootstrap_servers,

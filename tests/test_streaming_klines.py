@@ -15,7 +15,7 @@ import pytest
 from cryptoviz_assets.collectors.binance import kline
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.streaming_support import column, job_env, log_tail, produce, wait_for
@@ -74,7 +74,7 @@ def test_klines_land_once_quarantine_the_bad_and_alert_on_a_wide_minute(
     finally:
         job.kill()
 
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     bars = lake.read_table("exchange_bars_1m").to_pandas()
     assert sorted(bars.event_id) == sorted(e["event_id"] for e in events)
     assert set(bars.symbol) == {"BTCUSDC"}

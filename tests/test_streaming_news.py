@@ -11,7 +11,7 @@ import pytest
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from streaming.process import StreamProcess
 from streaming.sentiment import score_many
 from tests.streaming_support import T0, column, iso, job_env, log_tail, produce, wait_for
@@ -40,7 +40,7 @@ def article(guid: str, title: str, summary: str = "", days_old: int = 0) -> dict
 def test_news_lands_once_scored_and_tagged(project_env: Settings, tmp_path: Path) -> None:
     settings = project_env
     ensure_topics(settings)
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     articles = [
         article("a1", "How to buy a coin: a step-by-step guide", "Weekly roundup of BTC markets."),
         article("a2", "Solana plunges 15% as leveraged longs are liquidated", "A rug pull.", 30),

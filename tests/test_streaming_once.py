@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import stream_jobs
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from streaming.process import StreamProcess
 from tests.streaming_support import (
     T0,
@@ -55,7 +55,7 @@ def test_prices_once_lands_what_is_there_and_the_next_run_resumes(
     for key, value in overrides.items():
         monkeypatch.setenv(key, value)
     ensure_topics(settings)
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     ticks = tick_series(4000)  # 16 minutes of event time
     first, second = ticks[:2000], ticks[2000:]
     malformed: list[dict[str, Any] | bytes] = [

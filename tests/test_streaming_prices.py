@@ -16,7 +16,7 @@ import pytest
 
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.conftest import start_broker
@@ -61,7 +61,7 @@ def _assert_gone(job: StreamProcess) -> None:
     assert left == [], f"processes left behind: {[(p.pid, p.name()) for p in left]}"
 
 
-def _ticks(lake: Lake) -> list[str]:
+def _ticks(lake: LakeReader) -> list[str]:
     return column(lake, "price_ticks", "event_id")
 
 
@@ -73,7 +73,7 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
         STREAM_PRICE_WATERMARK_SECONDS=str(EXACTLY_ONCE_WATERMARK_SECONDS),
         STREAM_MAX_OFFSETS_PER_TRIGGER="1500",
     )
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     log = tmp_path / "prices.log"
     ticks = tick_series(12_000)  # 50 minutes of event time, 4 coins x 2 sources
     chunks = [ticks[i : i + 3000] for i in range(0, 12_000, 3000)]
@@ -173,7 +173,7 @@ def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
     settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, var_dir=tmp_path / "var")
     ensure_topics(settings)
     env = job_env(settings, STREAM_PRICE_WATERMARK_SECONDS=str(WATERMARK_SECONDS))
-    lake = Lake(settings.lake_uri)
+    lake = LakeReader(settings.lake_uri)
     log = tmp_path / "prices.log"
     # Phase 1: six minutes in order, one tick a second per coin.
     phase1 = [

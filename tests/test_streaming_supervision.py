@@ -22,7 +22,7 @@ from cryptoviz_assets.services import DAGSTER_DAEMON_NAME, start_dagster_dev
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
+
 from tests.streaming_support import column, fear_greed_event, produce, wait_for
 
 pytestmark = pytest.mark.slow
@@ -104,7 +104,7 @@ def _status(dev: DagsterDev, run_id: str) -> DagsterRunStatus:
 @pytest.mark.parametrize("dagster_dev", [STREAM], indirect=True)
 def test_sensor_restarts_a_killed_stream_job(dagster_dev: DagsterDev) -> None:
     dev = dagster_dev
-    lake = Lake(dev.settings.lake_uri)
+    lake = LakeReader(dev.settings.lake_uri)
     first_events = [fear_greed_event(d, 10 + d % 80) for d in range(5)]
     produce(dev.settings.bootstrap_servers, dev.settings.topic_market_sentiment, first_events)
 
@@ -138,7 +138,7 @@ def test_sensor_restarts_a_killed_stream_job(dagster_dev: DagsterDev) -> None:
 
 def test_terminating_a_stream_run_leaves_no_process(dagster_dev: DagsterDev) -> None:
     dev = dagster_dev
-    lake = Lake(dev.settings.lake_uri)
+    lake = LakeReader(dev.settings.lake_uri)
     produce(
         dev.settings.bootstrap_servers,
         dev.settings.topic_market_sentiment,
