@@ -34,7 +34,7 @@ class LakeReader:
             return pa.table({})
         with delta_reader.connect() as con:
             con.execute("set TimeZone = 'UTC'")
-            return con.sql(f"select * from delta_scan('{path}') where {where}").arrow()
+            return con.sql(f"select * from delta_scan('{path}') where {where}").fetch_arrow_table()
 
     def count_rows(self, table: str) -> int:
         return self.read_table(table).num_rows

@@ -16,11 +16,18 @@ from confluent_kafka.admin import AdminClient
 from cryptoviz_assets.processes import wait_until
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.kafka_cluster import bootstrap, kafka_cluster
-from tests.streaming_support import column, job_env, log_tail, produce, tick_series, wait_for
+from tests.streaming_support import (
+    LakeReader,
+    column,
+    job_env,
+    log_tail,
+    produce,
+    tick_series,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

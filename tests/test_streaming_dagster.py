@@ -21,8 +21,7 @@ from cryptoviz_assets.sensors import backoff_seconds, sensors, supervise
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG, stream_jobs
 from cryptoviz_assets.topics import ensure_topics
-
-from tests.streaming_support import column, fear_greed_event, produce, wait_for
+from tests.streaming_support import LakeReader, column, fear_greed_event, produce, wait_for
 
 PRICES = next(s for s in STREAMS if s.name == "prices")
 SENTIMENT = next(s for s in STREAMS if s.name == "market_sentiment")

@@ -15,10 +15,9 @@ import pytest
 from cryptoviz_assets.collectors.binance import kline
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from cryptoviz_assets.topics import ensure_topics
-
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
-from tests.streaming_support import column, job_env, log_tail, produce, wait_for
+from tests.streaming_support import LakeReader, column, job_env, log_tail, produce, wait_for
 
 pytestmark = pytest.mark.slow
 RECORDING = PROJECT_ROOT / "cryptoviz_assets/replay/data"

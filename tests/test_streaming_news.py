@@ -11,10 +11,18 @@ import pytest
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-
 from streaming.process import StreamProcess
 from streaming.sentiment import score_many
-from tests.streaming_support import T0, column, iso, job_env, log_tail, produce, wait_for
+from tests.streaming_support import (
+    T0,
+    LakeReader,
+    column,
+    iso,
+    job_env,
+    log_tail,
+    produce,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ from dagster import DagsterInstance
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import stream_jobs
 from cryptoviz_assets.topics import ensure_topics
-
 from streaming.process import StreamProcess
 from tests.streaming_support import (
     T0,
+    LakeReader,
     bars_ground_truth,
     column,
     job_env,
@@ -99,3 +99,9 @@ def test_prices_once_lands_what_is_there_and_the_next_run_resumes(
         everything, _newest(everything) - timedelta(seconds=WATERMARK_SECONDS)
     )
     assert landed_bars(lake) == truth  # the bars left open by the first run, completed once
+    for minutes in (5, 15):
+        truth = bars_ground_truth(
+            everything, _newest(everything) - timedelta(seconds=WATERMARK_SECONDS), minutes
+        )
+        assert truth
+        assert landed_bars(lake, minutes) == truth

@@ -16,12 +16,12 @@ import pytest
 
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.conftest import start_broker
 from tests.streaming_support import (
     T0,
+    LakeReader,
     alerts_ground_truth,
     bars_ground_truth,
     column,

@@ -22,8 +22,7 @@ from cryptoviz_assets.services import DAGSTER_DAEMON_NAME, start_dagster_dev
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.stream_runs import STREAM_TAG
 from cryptoviz_assets.topics import ensure_topics
-
-from tests.streaming_support import column, fear_greed_event, produce, wait_for
+from tests.streaming_support import LakeReader, column, fear_greed_event, produce, wait_for
 
 pytestmark = pytest.mark.slow
 STREAM = "market_sentiment"

@@ -27,7 +27,7 @@ STREAMS: tuple[Stream, ...] = (
         (
             "price_ticks",
             "price_quarantine",
-            "price_bars_1m",
+            "price_bars",
             "price_alerts",
             "exchange_bars_1m",
             "exchange_bars_quarantine",
@@ -57,7 +57,9 @@ COLLECTORS_OF = {
 TABLE_DESCRIPTIONS = {
     "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
     "price_quarantine": "crypto-prices records that failed validation, with the reason.",
-    "price_bars_1m": "Final event-time 1-minute OHLC bars per coin and source.",
+    "price_bars": (
+        "Final event-time OHLC bars of 1, 5 and 15 minutes (bar_minutes) per coin and source."
+    ),
     "price_alerts": "Price-spike alerts (range > 5% within a minute; critical > 10%).",
     "exchange_bars_1m": "Closed 1-minute exchange klines (OHLC, base and quote volume) once.",
     "exchange_bars_quarantine": "crypto-klines records that failed validation, with the reason.",
