@@ -3,8 +3,9 @@
 Run: .venv/bin/python benchmarks/anomaly_eval.py
 
 The klines of BTCUSD, BTCUSDC and BTCUSDT, 2023-03-01 to 03-21 (the USDC depeg: BTCUSDC
-traded up to 14 % above BTCUSD for two days), are landed in a scratch lake in the streaming
-jobs' layout, and the project's dbt models build `fct_anomaly_episodes` from them. Two runs:
+traded up to 14 % above BTCUSD for two days), are landed in a scratch Delta lake as the
+streaming jobs write it, and the project's dbt models build `fct_anomaly_episodes` from
+them. Two runs:
   depeg    BTCUSD and BTCUSDC as two series of one coin: how an aggregator quoting through
            USDC pairs diverges from USD;
   control  BTCUSD and BTCUSDT: the calm control pair.
@@ -31,10 +32,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+from deltalake import write_deltalake
 
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.dbt import project_flags
+from cryptoviz_assets.delta_reader import extension_directory
 from cryptoviz_assets.processes import interrupt_on_sigterm
 from cryptoviz_assets.settings import PROJECT_ROOT, environment
 
@@ -67,6 +69,7 @@ BARS_SCHEMA = pa.schema(
         ("event_time", pa.timestamp("us", tz="UTC")),
         ("ingest_time", pa.timestamp("us", tz="UTC")),
         ("replayed", pa.bool_()),
+        ("date", pa.date32()),
     ]
 )
 
@@ -88,9 +91,9 @@ def read_klines(pair: str) -> pd.DataFrame:
 
 
 def land(lake: Path, pairs: dict[str, pd.DataFrame], start: str, end: str) -> int:
-    """Write the klines in [start, end) into `<lake>/exchange_bars_1m/date=.../`, as the
-    streaming job lands them. Quote volume = base volume x close (the recording has no quote
-    volume column)."""
+    """Append the klines in [start, end) to the Delta table `<lake>/exchange_bars_1m`
+    (partitioned by date), as the streaming job lands them. Quote volume = base volume x
+    close (the recording has no quote volume column)."""
     ingest = pd.Timestamp(datetime(2023, 3, 22, tzinfo=UTC))
     rows = 0
     for pair, frame in pairs.items():
@@ -119,12 +122,10 @@ def land(lake: Path, pairs: dict[str, pd.DataFrame], start: str, end: str) -> in
                 "replayed": True,
             }
         )
-        for day, group in bars.groupby(bars.open_time.dt.strftime("%Y-%m-%d")):
-            folder = lake / "exchange_bars_1m" / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pandas(group, schema=BARS_SCHEMA, preserve_index=False)
-            first = group.open_time.min().strftime("%Y%m%dT%H%M")
-            pq.write_table(table, folder / f"{pair}-{first}.parquet")  # one file per landing
+        bars["date"] = opened.dt.date
+        table = pa.Table.from_pandas(bars, schema=BARS_SCHEMA, preserve_index=False)
+        # One commit per pair and landing: a file per day it touches.
+        write_deltalake(lake / "exchange_bars_1m", table, mode="append", partition_by=["date"])
         rows += len(bars)
     return rows
 
@@ -137,6 +138,7 @@ def build_episodes(lake: Path, root: Path) -> pd.DataFrame:
     dbt_env = {
         "CRYPTOVIZ_LAKE_ROOT": str(lake),
         "CRYPTOVIZ_DBT_DUCKDB_PATH": str(warehouse),
+        "CRYPTOVIZ_DUCKDB_EXTENSIONS": str(extension_directory(root / "duckdb_extensions")),
         "DO_NOT_TRACK": "1",
     }
     args = ["build", "--select", "+fct_anomaly_episodes", "--target-path", str(root / "target")]

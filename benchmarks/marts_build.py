@@ -3,10 +3,10 @@
 Run: .venv/bin/python benchmarks/marts_build.py [ticks ...]   (default: 1000000 10000000)
 
 For each size it writes a synthetic lake (20 coins, 2 sources, one tick per coin, source
-and minute, daily hive partitions, plus news and Fear & Greed for the sentiment marts) into
-a temporary directory, then times:
+and minute, Delta tables partitioned by date, plus news and Fear & Greed for the sentiment
+marts) into a temporary directory, then times:
   full         `dbt run --full-refresh` from an empty warehouse
-  incremental  `dbt run` after one more hour of ticks lands in a new file
+  incremental  `dbt run` after one more hour of ticks lands as a new Delta version
   no-op        `dbt run` again with no new data
 and prints the warehouse size on disk. Targets: full build of 10 M ticks < 30 s,
 incremental < 5 s. dbt runs in-process (dbtRunner), as Dagster's DbtCliResource would in
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from cryptoviz_assets import delta_reader
 from cryptoviz_assets.processes import interrupt_on_sigterm
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -32,9 +33,16 @@ SOURCES = ("coingecko", "coinmarketcap")
 START = "2024-01-01 00:00:00"
 
 
-def write_ticks(lake: Path, first_minute: int, minutes: int, file_name: str) -> None:
-    """`minutes` minutes of ticks for every coin and source, one Parquet file per day."""
-    (lake / "price_ticks").mkdir(parents=True, exist_ok=True)
+def append(con: duckdb.DuckDBPyConnection, table: Path, query: str) -> None:
+    """The query's rows appended to the Delta table as one commit, partitioned by date."""
+    from deltalake import write_deltalake
+
+    reader = con.execute(query).fetch_record_batch()
+    write_deltalake(table, reader, mode="append", partition_by=["date"])
+
+
+def write_ticks(lake: Path, first_minute: int, minutes: int) -> None:
+    """`minutes` minutes of ticks for every coin and source: one commit to price_ticks."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     query = f"""
@@ -54,17 +62,14 @@ def write_ticks(lake: Path, first_minute: int, minutes: int, file_name: str) -> 
             (timestamptz '{START}+00' + to_minutes(m.i) + to_seconds(s.k * 7)) as event_time,
             (timestamptz '{START}+00' + to_minutes(m.i) + to_seconds(s.k * 7 + 3)) as ingest_time,
             false as replayed,
-            strftime(timestamp '{START}' + to_minutes(m.i), '%Y-%m-%d') as date
+            cast(timestamp '{START}' + to_minutes(m.i) as date) as date
         from range({first_minute}, {first_minute + minutes}) as m(i)
         cross join (select 'coin-' || k as coin_id, k, 10.0 + k * 100 as base
                     from range({COINS}) as t(k)) as c
         cross join (select unnest(['coingecko', 'coinmarketcap']) as source,
                            unnest([0, 1]) as k) as s
     """
-    con.execute(
-        f"copy ({query}) to '{lake / 'price_ticks'}' (format parquet, partition_by (date), "
-        f"filename_pattern '{file_name}_{{i}}', overwrite_or_ignore true)"
-    )
+    append(con, lake / "price_ticks", query)
     con.close()
 
 
@@ -81,23 +86,20 @@ def write_sentiment(lake: Path, days: int) -> None:
             case when sin(i) > 0.05 then 'positive' when sin(i) < -0.05 then 'negative'
                  else 'neutral' end as sentiment_label,
             ['coin-' || (i % {COINS})] as coins,
-            strftime(timestamp '{START}' + to_minutes(i * 37), '%Y-%m-%d') as date
+            cast(timestamp '{START}' + to_minutes(i * 37) as date) as date
         from range({days * 1440 // 37}) as t(i)
     """
     fng = f"""
-        select sha256('f' || i::varchar) as event_id, (date '{START[:10]}' + i::int) as index_date,
+        select sha256('f' || i::varchar) as event_id,
+            strftime(date '{START[:10]}' + i::int, '%Y-%m-%d') as index_date,
             (50 + 40 * sin(i))::int as value, 'Neutral' as classification,
             timestamptz '{START}+00' + to_days(i::int) as event_time,
             timestamptz '{START}+00' + to_days(i::int) as ingest_time,
-            strftime(date '{START[:10]}' + i::int, '%Y-%m-%d') as date
+            date '{START[:10]}' + i::int as date
         from range({days}) as t(i)
     """
     for table, query in (("news_articles", news), ("market_sentiment", fng)):
-        (lake / table).mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"copy ({query}) to '{lake / table}' (format parquet, partition_by (date), "
-            "filename_pattern 'part_{i}', overwrite_or_ignore true)"
-        )
+        append(con, lake / table, query)
     con.close()
 
 
@@ -117,13 +119,15 @@ def measure(ticks: int, root: Path) -> dict[str, float]:
     lake, warehouse = root / "lake", root / "build.duckdb"
     os.environ["CRYPTOVIZ_LAKE_ROOT"] = str(lake)
     os.environ["CRYPTOVIZ_DBT_DUCKDB_PATH"] = str(warehouse)
+    extensions = delta_reader.extension_directory(root / "duckdb_extensions")
+    os.environ["CRYPTOVIZ_DUCKDB_EXTENSIONS"] = str(extensions)
     minutes = ticks // (COINS * len(SOURCES))
     started = time.perf_counter()
-    write_ticks(lake, 0, minutes, "base")
+    write_ticks(lake, 0, minutes)
     write_sentiment(lake, minutes // 1440 + 1)
     generated = time.perf_counter() - started
     full = dbt(["run", "--full-refresh"])
-    write_ticks(lake, minutes, 60, "next")
+    write_ticks(lake, minutes, 60)
     incremental = dbt(["run"])
     noop = dbt(["run"])
     return {

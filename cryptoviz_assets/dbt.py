@@ -71,3 +71,8 @@ def _is_current(manifest: Path) -> bool:
 
 if __name__ == "__main__":  # `make setup`: prepare the manifest once, before anything loads it
     print(f"dbt manifest: {ensure_manifest()}")
+    # profiles.yml's default extension directory, so a bare `dbt build` in dbt_project/
+    # reads the Delta lake offline too (Dagster and the CLI lay out their own first).
+    from cryptoviz_assets.delta_reader import extension_directory
+
+    print(f"DuckDB extensions: {extension_directory(PROJECT_ROOT / 'var' / 'duckdb_extensions')}")

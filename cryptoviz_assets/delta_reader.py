@@ -51,3 +51,12 @@ def connect(database: str = ":memory:", **kwargs: object) -> duckdb.DuckDBPyConn
     con = duckdb.connect(database, config=config, **kwargs)  # type: ignore[arg-type]
     con.sql(f"LOAD '{extension_file()}'")
     return con
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table_root: str) -> bool:
+    """A Delta table exists once its first commit is in `<table_root>/_delta_log/` (the
+    same test as dbt's `lake_table` macro): before that, readers treat it as empty."""
+    row = con.execute(
+        "select count(*) from glob(?)", [f"{table_root}/_delta_log/*.json"]
+    ).fetchone()
+    return bool(row and row[0])

@@ -26,12 +26,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from cryptoviz_assets import services
+from cryptoviz_assets import delta_reader, services
 from cryptoviz_assets.settings import Settings, environment
 
 HISTORY_TICKS = 40
@@ -187,15 +184,15 @@ def _count_rows(settings: Settings, report: DemoReport) -> None:
     from cryptoviz_assets.assets.streams import STREAMS as LAKE_STREAMS
     from cryptoviz_assets.warehouse import MARTS_SCHEMA, connect_read_only, row_counts
 
-    lake = Path(settings.lake_uri)
-    with duckdb.connect() as con:
+    lake = settings.lake_uri.rstrip("/")
+    with delta_reader.connect() as con:
         for stream in LAKE_STREAMS:
             for table in stream.tables:
-                files = list((lake / table).glob("*/*.parquet"))
                 count = 0
-                if files:
-                    pattern = str(lake / table / "*" / "*.parquet")
-                    row = con.execute("select count(*) from read_parquet(?)", [pattern]).fetchone()
+                if delta_reader.table_exists(con, f"{lake}/{table}"):
+                    row = con.execute(
+                        "select count(*) from delta_scan(?)", [f"{lake}/{table}"]
+                    ).fetchone()
                     count = int(row[0]) if row else 0
                 report.lake_rows[table] = count
     if not settings.warehouse_path.exists():

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     )
     lake_root: str = Field(
         default="",
-        description="Parquet lake root: a local path (default var/lake) or an object-store URI.",
+        description="Delta lake root: a local path (default var/lake) or an object-store URI.",
     )
     duckdb_path: Path | None = Field(
         default=None, description="DuckDB warehouse file (default var/warehouse/cryptoviz.duckdb)."

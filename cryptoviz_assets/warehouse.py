@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from cryptoviz_assets import delta_reader
 from cryptoviz_assets.settings import Settings, environment
 
 # Every step that opens the build file (dbt, the mart checks, publishing) takes this pool,
@@ -34,11 +35,19 @@ WRITER_TAGS = {"cryptoviz/warehouse": "writer"}
 MARTS_SCHEMA = "marts"
 
 
+def duckdb_extensions(settings: Settings) -> Path:
+    """DuckDB's extension directory for dbt, laid out (again) from the delta wheel: the
+    sources read the Delta lake with delta_scan, which autoloads from here, offline."""
+    return delta_reader.extension_directory(settings.var_dir / "duckdb_extensions")
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """What dbt's profiles.yml and sources read: the build file and the lake root."""
+    """What dbt's profiles.yml and sources read: the build file, the lake root and the
+    extension directory (prepared here, before dbt starts)."""
     return {
         "CRYPTOVIZ_DBT_DUCKDB_PATH": str(settings.warehouse_build_file),
         "CRYPTOVIZ_LAKE_ROOT": settings.lake_uri,
+        "CRYPTOVIZ_DUCKDB_EXTENSIONS": str(duckdb_extensions(settings)),
         "DO_NOT_TRACK": "1",
     }
 

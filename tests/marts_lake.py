@@ -1,7 +1,8 @@
 """A fixed, hand-checkable lake for the marts tests, and a dbt build of it.
 
-Written in the streaming jobs' layout (`<table>/date=YYYY-MM-DD/<file>.parquet`, UTC
-timestamps, several files per partition). Coins, one concern each:
+Written as the streaming jobs write it: one Delta table per lake table (delta-rs here,
+Spark's Delta sink in production), partitioned by a DATE column `date`, UTC timestamps,
+several commits (Delta versions) per table. Coins, one concern each:
   bitcoin    35 days, both sources, a tick every 10 minutes: bars, returns, MAs, volatility,
              rank changes, ATH distance; calm (no alert); sentiment correlation.
   calmcoin   2 hours at 1-minute cadence, both sources, small noise: raises nothing.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+from deltalake import CommitProperties, write_deltalake
 
 from cryptoviz_assets.collectors.events import event_id
 from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
@@ -62,6 +63,7 @@ TICK_SCHEMA = pa.schema(
         ("event_time", pa.timestamp("us", tz="UTC")),
         ("ingest_time", pa.timestamp("us", tz="UTC")),
         ("replayed", pa.bool_()),
+        ("date", pa.date32()),
     ]
 )
 NEWS_SCHEMA = pa.schema(
@@ -79,15 +81,18 @@ NEWS_SCHEMA = pa.schema(
         ("sentiment_score", pa.float64()),
         ("sentiment_label", pa.string()),
         ("coins", pa.list_(pa.string())),
+        ("date", pa.date32()),
     ]
 )
 SENTIMENT_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
+        ("index_date", pa.string()),
         ("value", pa.int64()),
         ("classification", pa.string()),
         ("event_time", pa.timestamp("us", tz="UTC")),
         ("ingest_time", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
     ]
 )
 
@@ -226,7 +231,7 @@ def fear_greed_rows() -> list[dict[str, Any]]:
     def row(day: date, value: int, cls: str, at: datetime) -> dict[str, Any]:
         return {
             "event_id": event_id("fng", day, at.isoformat()),
-            "index_date": day,
+            "index_date": day.isoformat(),
             "value": value,
             "classification": cls,
             "event_time": at,
@@ -243,36 +248,41 @@ def fear_greed_rows() -> list[dict[str, Any]]:
 
 
 # --- writing the lake --------------------------------------------------------------------
+def partition_day(row: dict[str, Any]) -> date:
+    """The UTC day of the row's event_time (naive means UTC), or its index_date."""
+    if row.get("index_date"):
+        return date.fromisoformat(row["index_date"])
+    at: datetime = row["event_time"]
+    return (at.astimezone(UTC) if at.tzinfo else at).date()
+
+
 def write_table(
     lake: Path,
     table: str,
     rows: Iterable[dict[str, Any]],
     schema: pa.Schema,
-    file_name: str,
-    *,
-    partition: str = "date",
-) -> list[Path]:
-    """Rows into `<lake>/<table>/<partition>=<day>/<file_name>.parquet`, like streaming/lake.py.
+    label: str,
+) -> Path:
+    """Append rows to the Delta table `<lake>/<table>` as one commit (a new version), like a
+    streaming micro-batch; returns the table's path. `label` is recorded in the commit.
 
-    The partition value is the UTC day of event_time, or the row's own `index_date`
-    (market_sentiment is partitioned by index_date); it is not stored in the file.
+    The `date` partition (DATE) is the UTC day of event_time, or the row's own `index_date`
+    (market_sentiment: the day the index value is for).
     """
-    by_day: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        day = row.pop("index_date", None) or row["event_time"]
-        by_day.setdefault(day.strftime("%Y-%m-%d"), []).append(row)
-    written = []
-    for day, day_rows in sorted(by_day.items()):
-        directory = lake / table / f"{partition}={day}"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{file_name}.parquet"
-        pq.write_table(pa.Table.from_pylist(day_rows, schema=schema), path)
-        written.append(path)
-    return written
+    data = [{**row, "date": partition_day(row)} for row in rows]
+    path = lake / table
+    write_deltalake(
+        path,
+        pa.Table.from_pylist(data, schema=schema),
+        mode="append",
+        partition_by=["date"],
+        commit_properties=CommitProperties(custom_metadata={"label": label}),
+    )
+    return path
 
 
 def write_ticks(lake: Path, rows: list[dict[str, Any]], file_name: str) -> None:
-    """Ticks, one file per source and day (several files per partition, as Spark writes)."""
+    """Ticks, one commit per source (several versions and files per partition)."""
     for source in SOURCES:
         chosen = [r for r in rows if r["source"] == source]
         write_table(lake, "price_ticks", chosen, TICK_SCHEMA, f"{file_name}-{source}")
@@ -295,7 +305,7 @@ def write_lake(lake: Path, until: datetime | None = None, file_name: str = "part
         f"{file_name}-repeat",
     )
     fng = fear_greed_rows()
-    write_table(lake, "market_sentiment", fng, SENTIMENT_SCHEMA, file_name, partition="index_date")
+    write_table(lake, "market_sentiment", fng, SENTIMENT_SCHEMA, file_name)
 
 
 # --- building ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone tak
 CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]
 LAKE_TABLES_WITH_DATA = [
     "price_ticks",
-    "price_bars_1m",
+    "price_bars",
     "exchange_bars_1m",
     "news_articles",
     "market_sentiment",

@@ -12,7 +12,7 @@ from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS, MART_SUITES
 from cryptoviz_assets.settings import Settings
 from tests.marts_lake import make_settings, write_lake
 
-LAKE = ["price_ticks", "price_bars_1m", "price_alerts", "news_articles", "market_sentiment"]
+LAKE = ["price_ticks", "price_bars", "price_alerts", "news_articles", "market_sentiment"]
 
 
 def marts_env(monkeypatch: pytest.MonkeyPatch, root: Path) -> Settings:

@@ -1,17 +1,17 @@
-"""Incremental builds: new lake files give the same marts as a full build; a re-run with no
+"""Incremental builds: new lake data gives the same marts as a full build; a re-run with no
 new data changes nothing; an empty lake builds empty marts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
-from streaming.lake import Lake
 from tests.marts_lake import (
     ANOMALY_START,
     Warehouse,
@@ -41,6 +41,24 @@ TABLES = {
     "marts.dim_coins": ["coin_id"],
 }
 CUT = ANOMALY_START + timedelta(minutes=25)  # mid-way through the anomaly series
+# price_alerts as the prices job lands it (price_alert.v1, its times as ISO-8601 strings).
+ALERT_SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int64()),
+        *((name, pa.string()) for name in ("event_id", "event_type", "source")),
+        ("event_time", pa.string()),
+        ("ingest_time", pa.string()),
+        ("replayed", pa.bool_()),
+        *((name, pa.string()) for name in ("coin_id", "alert_type", "severity")),
+        ("window_start", pa.string()),
+        ("window_end", pa.string()),
+        ("observed_value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("explanation", pa.string()),
+        ("landed_at", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
+    ]
+)
 
 
 def contents(build_file: Path) -> dict[str, pd.DataFrame]:
@@ -66,7 +84,8 @@ def assert_same(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame], e
 
 @pytest.fixture(scope="module")
 def incremental(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, pd.DataFrame]]:
-    """Build on the lake up to CUT, land the rest as new files, build again, then again."""
+    """Build on the lake up to CUT, land the rest as new Delta versions, build again, then
+    again."""
     root = tmp_path_factory.mktemp("marts-incremental")
     settings = make_settings(root)
     lake = Path(settings.lake_uri)
@@ -86,7 +105,7 @@ def test_incremental_build_equals_full_build(
     incremental: dict[str, dict[str, pd.DataFrame]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     full: Warehouse = built_warehouse(tmp_path_factory)
-    # The late files matter: before them the minutes stopped short of the cut.
+    # The late versions matter: before them the minutes stopped short of the cut.
     cut = pd.Timestamp(CUT.replace(tzinfo=None))
     assert incremental["first"]["intermediate.int_price_minutes"]["minute_start"].max() < cut
     assert incremental["second"]["intermediate.int_price_minutes"]["minute_start"].max() > cut
@@ -100,8 +119,9 @@ def test_rerun_without_new_data_changes_nothing(
 
 
 def test_missing_tables_build_empty_marts_and_stream_alerts_parse(tmp_path: Path) -> None:
-    """A lake with only the streaming job's alerts, written by its own sink (streaming.lake):
-    the tables that have no file yet give empty marts; ISO-string windows parse as UTC."""
+    """A lake with only the streaming job's alerts (price_alert.v1 as the job lands them: ISO
+    strings for its times): the tables that do not exist yet give empty marts; ISO-string
+    windows parse as UTC."""
     settings = make_settings(tmp_path)
     alert = {
         "schema_version": 1, "event_id": "e" * 64, "event_type": "price_alert",
@@ -109,9 +129,15 @@ def test_missing_tables_build_empty_marts_and_stream_alerts_parse(tmp_path: Path
         "ingest_time": "2024-04-04T10:20:07Z", "replayed": False, "coin_id": "pumpcoin",
         "alert_type": "price_spike", "severity": "critical",
         "window_start": "2024-04-04T10:20:00Z", "window_end": "2024-04-04T10:21:00Z",
-        "observed_value": 12.0, "threshold": 10.0, "explanation": "up 12%", "date": "2024-04-04",
+        "observed_value": 12.0, "threshold": 10.0, "explanation": "up 12%",
+        "landed_at": datetime(2024, 4, 4, 10, 22, tzinfo=UTC), "date": date(2024, 4, 4),
     }  # fmt: skip
-    Lake(settings.lake_uri).write_batch("price_alerts", "prices", 0, pa.Table.from_pylist([alert]))
+    write_deltalake(
+        Path(settings.lake_uri) / "price_alerts",
+        pa.Table.from_pylist([alert], schema=ALERT_SCHEMA),
+        mode="append",
+        partition_by=["date"],
+    )
     build(settings, tmp_path / "target", "run")
     built = contents(settings.warehouse_build_file)
     assert all(len(frame) == 0 for frame in built.values())

@@ -17,6 +17,7 @@ from cryptoviz_assets.settings import Settings
 from tests.marts_lake import (
     NEWS_SCHEMA,
     T0,
+    TICK_SCHEMA,
     Warehouse,
     article,
     built_warehouse,
@@ -133,10 +134,17 @@ def test_corrupted_lake_fails_critically_with_observed_values(corrupted_lake: Se
 
 
 def test_unreadable_lake_is_a_critical_failure(tmp_path: Path) -> None:
+    """A committed data file of the newest partition is garbage: reading it fails."""
     settings = lenient(make_settings(tmp_path))
-    broken = Path(settings.lake_uri) / "price_ticks" / "date=2024-04-04"
-    broken.mkdir(parents=True)
-    (broken / "part-0.parquet").write_bytes(b"not parquet")
+    table = write_table(
+        Path(settings.lake_uri),
+        "price_ticks",
+        [tick("coingecko", "bitcoin", T0.replace(month=4, day=4), 100.0)],
+        TICK_SCHEMA,
+        "part-0",
+    )
+    (data_file,) = (table / "date=2024-04-04").glob("*.parquet")
+    data_file.write_bytes(b"not parquet")
     result = run_suite(suite("lake_price_ticks"), settings)
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.ERROR

@@ -32,7 +32,7 @@ STREAMS: tuple[Stream, ...] = (
             "exchange_bars_1m",
             "exchange_bars_quarantine",
         ),
-        "Price ticks, 1-minute OHLC bars and price-spike alerts from crypto-prices; exchange "
+        "Price ticks, 1/5/15-minute OHLC bars and price-spike alerts from crypto-prices; exchange "
         "klines from crypto-klines.",
     ),
     Stream(
@@ -57,9 +57,7 @@ COLLECTORS_OF = {
 TABLE_DESCRIPTIONS = {
     "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
     "price_quarantine": "crypto-prices records that failed validation, with the reason.",
-    "price_bars": (
-        "Final event-time OHLC bars of 1, 5 and 15 minutes (bar_minutes) per coin and source."
-    ),
+    "price_bars": "Final event-time OHLC bars of 1, 5 and 15 minutes per coin and source.",
     "price_alerts": "Price-spike alerts (range > 5% within a minute; critical > 10%).",
     "exchange_bars_1m": "Closed 1-minute exchange klines (OHLC, base and quote volume) once.",
     "exchange_bars_quarantine": "crypto-klines records that failed validation, with the reason.",
@@ -74,13 +72,13 @@ _lake_table_specs = [
         key=dg.AssetKey(["lake", table]),
         description=TABLE_DESCRIPTIONS[table],
         group_name="lake",
-        kinds={"spark", "parquet"},
+        kinds={"spark", "delta"},
         owners=["team:streaming"],
         deps=["kafka_topics", *COLLECTORS_OF[stream.name]],
         tags={"cryptoviz/stream": stream.name},
         metadata={
             "stream_job": f"streaming.{stream.name}",
-            "layout": f"<lake>/{table}/date=YYYY-MM-DD/",
+            "layout": f"<lake>/{table}: a Delta table partitioned by date",
         },
     )
     for stream in STREAMS

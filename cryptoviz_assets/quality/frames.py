@@ -1,8 +1,9 @@
 """The data a suite validates, as a pandas DataFrame read with DuckDB.
 
 GX 1.x cannot validate DuckDB through SQL (its SQL datasource fails on DuckDB), so the
-checks validate a DataFrame. Lake tables: the newest partitions only (the data a build is
-about to consume; a full 10 M-row scan per check would be slow and say nothing new).
+checks validate a DataFrame. Lake tables (Delta, read with delta_scan): the newest `date`
+partitions only (the data a build is about to consume; a full 10 M-row scan per check would
+be slow and say nothing new).
 Marts: the whole table, from the dbt build file opened read-only, before it is published.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from cryptoviz_assets import delta_reader
 from cryptoviz_assets.quality.suites import Suite
 from cryptoviz_assets.settings import Settings
 
@@ -31,31 +33,26 @@ def select_list(suite: Suite) -> str:
     return ", ".join(parts)
 
 
-def newest_partition_files(con: duckdb.DuckDBPyConnection, table_root: str, n: int) -> list[str]:
-    """The Parquet files of the newest `n` partitions (`<key>=<YYYY-MM-DD>` directories)."""
-    files = [
-        row[0]
-        for row in con.execute(
-            "select file from glob(?)", [f"{table_root}/*=*/*.parquet"]
-        ).fetchall()
-    ]
-    partitions = sorted({f.rsplit("/", 2)[-2] for f in files})[-n:]
-    return sorted(f for f in files if f.rsplit("/", 2)[-2] in partitions)
-
-
 def lake_frame(settings: Settings, suite: Suite, partitions: int = LAKE_PARTITIONS) -> Any:
-    """The newest partitions of a lake table (empty frame with the columns if none)."""
+    """The newest `partitions` days (`date` partitions) of a lake table, from its latest
+    committed Delta version (empty frame with the columns if the table does not exist)."""
     import pandas as pd
 
-    with duckdb.connect() as con:
+    table_root = f"{settings.lake_uri.rstrip('/')}/{suite.table}"
+    with delta_reader.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        files = newest_partition_files(
-            con, f"{settings.lake_uri.rstrip('/')}/{suite.table}", partitions
-        )
-        if not files:
+        if not delta_reader.table_exists(con, table_root):
             return pd.DataFrame({column: [] for column in suite.columns})
-        source = "read_parquet(?, hive_partitioning = true, union_by_name = true)"
-        return con.execute(f"select {select_list(suite)} from {source}", [files]).df()
+        days = con.execute(
+            'select distinct "date" from delta_scan(?) order by 1 desc limit ?',
+            [table_root, partitions],
+        ).fetchall()
+        if not days:
+            return pd.DataFrame({column: [] for column in suite.columns})
+        return con.execute(
+            f'select {select_list(suite)} from delta_scan(?) where "date" >= ?',
+            [table_root, min(day for (day,) in days)],
+        ).df()
 
 
 def warehouse_frame(build_file: Path, suite: Suite) -> Any:

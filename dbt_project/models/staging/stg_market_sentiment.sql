@@ -1,5 +1,5 @@
--- The Fear & Greed index, typed; one row per index day and poll. The lake partitions this
--- table by index_date (a YYYY-MM-DD string, from the partition path).
+-- The Fear & Greed index, typed; one row per index day and poll. index_date is stored as a
+-- YYYY-MM-DD string (the lake partition `date` equals it).
 select
     event_id,
     cast(index_date as date) as index_date,

@@ -1,5 +1,7 @@
--- The streaming job's one-minute bars, typed; kept for comparison with int_price_minutes.
+-- The streaming job's OHLC bars of 1, 5 and 15 minutes (bar_minutes), typed; kept for
+-- comparison with the bars the marts compute from the ticks.
 select
+    cast(bar_minutes as integer) as bar_minutes,
     coin_id,
     source,
     {{ utc_timestamp("window_start") }} as window_start,
@@ -14,4 +16,4 @@ select
     {{ utc_timestamp("first_event_time") }} as first_event_time,
     {{ utc_timestamp("last_event_time") }} as last_event_time,
     cast("date" as date) as lake_date
-from {{ lake_table('price_bars_1m') }}
+from {{ lake_table('price_bars') }}
