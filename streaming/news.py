@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
@@ -24,7 +25,15 @@ from streaming.landing import start_landing
 from streaming.runner import Trigger, job_main
 
 JOB = "news"
-SENTIMENT = "score double, label string, pos double, neg double, neu double"
+SENTIMENT = T.StructType(
+    [
+        T.StructField("score", T.DoubleType()),
+        T.StructField("label", T.StringType()),
+        T.StructField("pos", T.DoubleType()),
+        T.StructField("neg", T.DoubleType()),
+        T.StructField("neu", T.DoubleType()),
+    ]
+)
 
 
 @F.pandas_udf(SENTIMENT)  # type: ignore[call-overload]
@@ -43,7 +52,7 @@ def headline_sentiment(titles: pd.Series) -> pd.DataFrame:
     )
 
 
-@F.pandas_udf("array<string>")  # type: ignore[call-overload]
+@F.pandas_udf(T.ArrayType(T.StringType()))  # type: ignore[call-overload]
 def coins_in(titles: pd.Series, summaries: pd.Series) -> pd.Series:
     from streaming.coins import mentioned_coins
 

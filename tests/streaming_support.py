@@ -30,9 +30,9 @@ class LakeReader:
 
     def read_table(self, table: str, where: str = "true") -> pa.Table:
         path = Path(self.root) / table
-        if not (path / "_delta_log").is_dir():
-            return pa.table({})
         with delta_reader.connect() as con:
+            if not delta_reader.table_exists(con, str(path)):
+                return pa.table({})
             con.execute("set TimeZone = 'UTC'")
             return con.sql(f"select * from delta_scan('{path}') where {where}").fetch_arrow_table()
 
