@@ -6,10 +6,11 @@ Bars of ticks (streaming.prices) and exchange klines (streaming.klines) share it
 judged at once from itself; a move from the previous minute's close, the rule's other half,
 is the marts' (int_anomaly_minutes), which see every minute in order.
 
-One query reads the final 1-minute bars of both from the lake and, per micro-batch, appends
-the alerts to price_alerts (idempotent: the batch id is the Delta transaction version) and
-sends them to crypto-alerts with Spark's Kafka sink as price_alert.v1 events. Kafka gets them
-at least once (a replayed batch re-sends the same event_ids; consumers dedupe by event_id).
+One query reads the final 1-minute bars of both from the lake and, per micro-batch, sends
+the alerts to crypto-alerts with Spark's Kafka sink as price_alert.v1 events, then appends
+them to price_alerts (idempotent: the batch id is the Delta transaction version). Kafka gets
+them at least once (a replayed batch re-sends the same event_ids; consumers dedupe by
+event_id); an alert in price_alerts has been published.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def spike_alerts(bars: DataFrame) -> DataFrame:
 
 
 class AlertSink:
-    """foreachBatch of the alerts query: the lake exactly once, then Kafka at least once."""
+    """foreachBatch of the alerts query: Kafka at least once, then the lake exactly once."""
 
     def __init__(self, settings: Settings, checkpoint: str) -> None:
         self.path = lake.table_path(settings, TABLE)
@@ -121,13 +122,6 @@ class AlertSink:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         batch = batch.persist()
-        (
-            batch.write.format("delta")
-            .mode("append")
-            .option("txnAppId", self.app_id(batch.sparkSession))
-            .option("txnVersion", batch_id)
-            .save(self.path)
-        )
         event = [c for c in batch.columns if c not in ("landed_at", lake.PARTITION_COLUMN)]
         (
             batch.select(F.col("coin_id").alias("key"), F.to_json(F.struct(*event)).alias("value"))
@@ -135,6 +129,14 @@ class AlertSink:
             .options(**self.kafka)
             .option("topic", self.topic)
             .save()
+        )
+        # Then the lake: an alert in price_alerts has been published.
+        (
+            batch.write.format("delta")
+            .mode("append")
+            .option("txnAppId", self.app_id(batch.sparkSession))
+            .option("txnVersion", batch_id)
+            .save(self.path)
         )
         batch.unpersist()
 

@@ -10,7 +10,6 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import psutil
 import pytest
 
@@ -114,12 +113,15 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
         truth = bars_ground_truth(
             [*ticks, flush], flush_watermark(flush, EXACTLY_ONCE_WATERMARK_SECONDS)
         )
+        expected_alerts = alerts_ground_truth(truth)
         wait_for(
             lambda: (
-                len(_ticks(lake)) >= 12_001 and len(lake.read_table("price_bars_1m")) >= len(truth)
+                len(_ticks(lake)) >= 12_001
+                and len(lake.read_table("price_bars", "bar_minutes = 1")) >= len(truth)
+                and len(lake.read_table("price_alerts")) >= len(expected_alerts)
             ),
             240,
-            "every tick and every final bar",
+            "every tick, every final bar and its alert",
         )
         assert job.stop() == 0, log_tail(log)
         _assert_gone(job)
@@ -142,10 +144,9 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
     assert bars == truth
 
     alerts = lake.read_table("price_alerts").to_pylist()
-    expected_alerts = alerts_ground_truth(truth)
     assert {"critical", "warning"} <= set(expected_alerts.values())
     got = {
-        (a["window_start"].replace("Z", ".000000Z"), a["coin_id"], a["source"]): a["severity"]
+        (a["window_start"].replace(".000Z", ".000000Z"), a["coin_id"], a["source"]): a["severity"]
         for a in alerts
     }
     assert len(got) == len(alerts)
@@ -153,14 +154,12 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
     on_kafka = [r["value"]["event_id"] for r in read_topic(settings, settings.topic_alerts)]
     assert set(on_kafka) == {a["event_id"] for a in alerts}  # replays may repeat, never miss
 
-    # DuckDB reads the lake directly, no lock, partitions from the directory names.
-    root = settings.lake_uri
-    count = duckdb.sql(
-        "select count(*), count(distinct date) "
-        f"from read_parquet('{root}/price_ticks/*/*.parquet', hive_partitioning=true)"
-    ).fetchone()
-    assert count is not None
-    assert count[0] == 12_001
+    # 5- and 15-minute bars equal their ground truth too.
+    for minutes in (5, 15):
+        wider = bars_ground_truth(
+            [*ticks, flush], flush_watermark(flush, EXACTLY_ONCE_WATERMARK_SECONDS), minutes
+        )
+        assert landed_bars(lake, minutes) == wider
 
 
 def flush_watermark(flush: dict, watermark_seconds: int = WATERMARK_SECONDS) -> datetime:
@@ -208,7 +207,11 @@ def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
         produce(broker.bootstrap_servers, settings.topic_prices, phase1)
         job.start()
         # Bars up to 12:05 final => the watermark has passed 12:05:00.
-        wait_for(lambda: len(lake.read_table("price_bars_1m")) >= 10, 240, "bars of phase 1")
+        wait_for(
+            lambda: len(lake.read_table("price_bars", "bar_minutes = 1")) >= 10,
+            240,
+            "bars of phase 1",
+        )
         produce(broker.bootstrap_servers, settings.topic_prices, [*in_time, *too_late])
         wait_for(
             lambda: len(_ticks(lake)) >= len(phase1) + len(in_time) + len(too_late),
@@ -236,7 +239,7 @@ def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
         everything = [*phase1, *in_time, *after_restart, flush]
         truth = bars_ground_truth(everything, flush_watermark(flush))
         wait_for(
-            lambda: len(lake.read_table("price_bars_1m")) >= len(truth),
+            lambda: len(lake.read_table("price_bars", "bar_minutes = 1")) >= len(truth),
             240,
             "bars after broker restart",
         )
