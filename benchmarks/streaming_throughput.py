@@ -10,7 +10,8 @@ rate and prints:
   last landed row), the events still to land when production ended, and a result line:
   the job kept up if they were at most 5 s of input (a few triggers plus the latency);
 * end-to-end latency p50/p95/max: Kafka record timestamp (set by the producer when it
-  produces) to `landed_at` of the row in price_ticks (set just before the file is written);
+  produces) to the time the Delta commit that added the row's file was written (the commit
+  file's mtime): produce -> a committed row readers can see;
 * peak resident memory of the whole job (driver + JVM + Python workers).
 
 The job is watched all along: if it dies, or the whole run passes its deadline, the result
@@ -48,11 +49,11 @@ from pathlib import Path
 import psutil
 from confluent_kafka import Producer
 
+from cryptoviz_assets import delta_reader
 from cryptoviz_assets.broker import EmbeddedBroker
 from cryptoviz_assets.processes import free_port, interrupt_on_sigterm, uninterruptible
 from cryptoviz_assets.settings import Settings
 from cryptoviz_assets.topics import ensure_topics
-from streaming.lake import Lake
 from streaming.process import StreamProcess
 
 COINS = [f"coin-{i:03d}" for i in range(100)]
@@ -215,7 +216,7 @@ def _run(
         }
     )
     job = StreamProcess("prices", env=env, log_path=root / "prices.log")
-    lake = Lake(settings.lake_uri)
+    table = Path(settings.lake_uri) / "price_ticks"
     producer = Producer(
         {"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 5, "enable.idempotence": True}
     )
@@ -232,7 +233,7 @@ def _run(
     warmup = 5_000
     _produce(producer, settings.topic_prices, 0, warmup, 5_000, watch=watch)
     watch.wait_for(
-        lambda: _landed(lake) >= warmup, lambda: f"warming up ({_landed(lake):,} landed)"
+        lambda: _landed(table) >= warmup, lambda: f"warming up ({_landed(table):,} landed)"
     )
     print(f"job started and warm in {time.perf_counter() - t_start:.1f}s", flush=True)
 
@@ -241,17 +242,21 @@ def _run(
     t0 = time.perf_counter()
     _produce(producer, settings.topic_prices, warmup, total, rate, watch=watch)
     produce_s = time.perf_counter() - t0
-    behind = warmup + total - _landed(lake)  # in Kafka, not yet in the lake
+    behind = warmup + total - _landed(table)  # in Kafka, not yet in the lake
     watch.wait_for(
-        lambda: _landed(lake) >= warmup + total,
-        lambda: f"landing the ticks ({_landed(lake) - warmup:,} of {total:,} landed)",
+        lambda: _landed(table) >= warmup + total,
+        lambda: f"landing the ticks ({_landed(table) - warmup:,} of {total:,} landed)",
     )
-    ticks = lake.read_table("price_ticks").select(["kafka_timestamp", "landed_at"]).to_pylist()
-
-    measured = [t for t in ticks if t["kafka_timestamp"] >= first_produce]
-    latencies = sorted((t["landed_at"] - t["kafka_timestamp"]).total_seconds() for t in measured)
-    last_landed = max(t["landed_at"] for t in measured)
-    landed_rate = len(measured) / (last_landed - first_produce).total_seconds()
+    committed = _commit_times(table)
+    with delta_reader.connect() as con:
+        rows = con.execute(
+            f"select filename, epoch(kafka_timestamp) from read_parquet('{table}/*/*.parquet', "
+            "filename = true) where kafka_timestamp >= ?",
+            [first_produce],
+        ).fetchall()
+    landed_at = [committed[Path(file).relative_to(table).as_posix()] for file, _ in rows]
+    latencies = sorted(at - float(ts) for at, (_, ts) in zip(landed_at, rows, strict=True))
+    landed_rate = len(rows) / (max(landed_at) - first_produce.timestamp())
     q = statistics.quantiles(latencies, n=100)
     print(f"target rate            {rate:,.0f} events/s for {seconds:.0f}s ({total:,} events)")
     print(f"produced               {total / produce_s:,.0f} events/s")
@@ -266,11 +271,24 @@ def _run(
     return 0
 
 
-def _landed(lake: Lake) -> int:
-    try:
-        return lake.count_rows("price_ticks")
-    except OSError:  # a file renamed away while listing
-        return 0
+def _landed(table: Path) -> int:
+    """Committed rows of the Delta table (what a reader sees)."""
+    with delta_reader.connect() as con:
+        if not delta_reader.table_exists(con, str(table)):
+            return 0
+        row = con.sql(f"select count(*) from delta_scan('{table}')").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _commit_times(table: Path) -> dict[str, float]:
+    """Data file (path relative to the table) -> when the Delta commit adding it was written."""
+    out: dict[str, float] = {}
+    for commit in (table / "_delta_log").glob("*.json"):
+        at = commit.stat().st_mtime
+        for line in commit.read_text().splitlines():
+            if "add" in (action := json.loads(line)):
+                out[action["add"]["path"]] = at
+    return out
 
 
 if __name__ == "__main__":
