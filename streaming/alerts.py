@@ -149,7 +149,8 @@ def start_query(
     lake.create_table(spark, lake.table_path(settings, TABLE), alerts)
     checkpoint = settings.checkpoint_dir(f"{job}/{TABLE}")
     return (
-        alerts.writeStream.queryName(TABLE)
+        lake.counted(alerts)
+        .writeStream.queryName(TABLE)
         .option("checkpointLocation", checkpoint)
         .trigger(**trigger)
         .foreachBatch(AlertSink(settings, checkpoint))

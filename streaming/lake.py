@@ -20,6 +20,14 @@ from cryptoviz_assets.settings import Settings
 from streaming.runner import Trigger
 
 PARTITION_COLUMN = "date"
+# The rows a query wrote, per micro-batch: a Spark observation on the sink's input (the Delta
+# sink reports no row count in the query progress), read by streaming.runner.
+LANDED = "landed"
+
+
+def counted(rows: DataFrame) -> DataFrame:
+    """`rows`, observed: each batch's progress carries how many of them it wrote."""
+    return rows.observe(LANDED, F.count(F.lit(1)).alias("rows"))
 
 
 def table_path(settings: Settings, table: str) -> str:
@@ -62,7 +70,8 @@ def sink(
     path = table_path(settings, table)
     create_table(rows.sparkSession, path, rows)
     return (
-        rows.writeStream.queryName(table)
+        counted(rows)
+        .writeStream.queryName(table)
         .format("delta")
         .outputMode("append")
         .partitionBy(PARTITION_COLUMN)

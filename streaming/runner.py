@@ -65,10 +65,9 @@ class Progress:
             state["processed_rows_per_second"] = round(progress.processedRowsPerSecond or 0.0, 1)
             state["batch_duration_ms"] = progress.batchDuration
             state["duration_ms"] = dict(progress.durationMs)
-            # Rows the sink wrote (the Delta sink reports them; -1 when a sink cannot).
-            state["output_rows"] = state.get("output_rows", 0) + max(
-                0, progress.sink.numOutputRows or 0
-            )
+            # Rows the query wrote (its `landed` observation: see streaming.lake.counted).
+            landed = (progress.observedMetrics or {}).get("landed")
+            state["output_rows"] = state.get("output_rows", 0) + (landed["rows"] if landed else 0)
             state["offsets_behind"] = sum(
                 offsets_behind(s.endOffset, s.latestOffset) for s in progress.sources
             )
