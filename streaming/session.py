@@ -22,12 +22,21 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 def build_spark(app_name: str, settings: Settings) -> SparkSession:
     """Get or create the session for `app_name` (one JVM per Python process)."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    local = settings.spark_master.startswith("local")
+    if local:  # nothing outside this machine talks to the driver: keep it on loopback
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Executors and the Python data source planner must run this interpreter (our venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if local:
+        # On a cluster the executors must reach the driver: its address is then Spark's
+        # default (SPARK_LOCAL_IP / SPARK_LOCAL_HOSTNAME, else this host's address).
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
     spark = (
-        SparkSession.builder.appName(app_name)
+        builder.appName(app_name)
         .master(settings.spark_master)
         .config("spark.jars", ",".join(str(jar) for jar in _jars()))
         # Delta Lake: the streaming Delta sink (idempotent per query and batch), DeltaTable.
@@ -40,8 +49,6 @@ def build_spark(app_name: str, settings: Settings) -> SparkSession:
         # Delta rebuilds a table's state (log replay) with 50 tasks by default: on 2 cores
         # that dominated every small commit. The logs here are small: 2 partitions.
         .config("spark.databricks.delta.snapshotPartitions", "2")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
