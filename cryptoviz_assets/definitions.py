@@ -1,14 +1,15 @@
 """The CryptoViz code location: wires assets, checks, schedules, sensors and resources.
 
 Kept thin on purpose; each piece lives in a module of its own:
-assets/ (one module per pipeline stage), checks.py, schedules.py, sensors.py, resources.py.
+assets/ (one module per pipeline stage), checks.py, schedules.py, sensors.py, resources.py,
+lake_maintenance.py.
 Heavy libraries (Spark, Great Expectations) are imported inside the code that needs them,
 so the location loads fast.
 """
 
 import dagster as dg
 
-from cryptoviz_assets import assets, checks, schedules, sensors
+from cryptoviz_assets import assets, checks, lake_maintenance, schedules, sensors
 from cryptoviz_assets.assets import marts
 from cryptoviz_assets.quality.checks import gx_checks
 from cryptoviz_assets.resources import build_resources
@@ -20,8 +21,8 @@ defs = dg.Definitions(
         *dg.load_asset_checks_from_modules([checks]),
         *gx_checks,
     ],
-    jobs=[*schedules.jobs, *sensors.jobs, *marts.jobs],
-    schedules=[*schedules.schedules, *marts.schedules],
+    jobs=[*schedules.jobs, *sensors.jobs, *marts.jobs, *lake_maintenance.jobs],
+    schedules=[*schedules.schedules, *marts.schedules, *lake_maintenance.schedules],
     sensors=[*sensors.sensors, *marts.sensors],
     resources=build_resources(),
 )

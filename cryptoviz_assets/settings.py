@@ -259,6 +259,23 @@ class Settings(BaseSettings):
         description="Freshness expectation: the newest lake record is at most this old.",
     )
 
+    # --- Lake maintenance (OPTIMIZE, VACUUM) -------------------------------------------
+    lake_maintenance_cron: str = Field(
+        default="0 3 * * *",
+        description="When the lake's tables are compacted and vacuumed (cron, UTC).",
+    )
+    lake_vacuum_retention_hours: int = Field(
+        default=168,
+        ge=0,
+        description="VACUUM deletes a replaced file only this long after it was replaced: a "
+        "lagging stream, a long query or a time travel may still read it (Delta's default).",
+    )
+    lake_vacuum_retention_check: bool = Field(
+        default=True,
+        description="Delta's safety check: refuse a retention shorter than the table's (7 days). "
+        "false allows any, 0 included (tests).",
+    )
+
     # --- Dagster ---------------------------------------------------------------------
     dagster_port: int = Field(default=3000, ge=1, le=65535)
 

@@ -16,6 +16,7 @@ supervisor sensor (cryptoviz_assets.sensors) starts a new run with backoff.
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -74,11 +75,31 @@ class StreamRunConfig(dg.Config):
 
 
 def run_stream(context: dg.OpExecutionContext, stream: Stream, once: bool = False) -> None:
+    landed: dict[str, int] = {}
+    run_job_process(
+        context,
+        stream.name,
+        args=("--once",) if once else (),
+        log_name=f"stream-{stream.name}.log",
+        events=lambda message: progress_events(stream, message, landed),
+    )
+
+
+def run_job_process(
+    context: dg.OpExecutionContext,
+    job: str,
+    *,
+    args: tuple[str, ...] = (),
+    log_name: str,
+    events: Callable[[Any], list[Any]],
+) -> None:
+    """`python -m streaming.<job> [args]` under Dagster Pipes, until it exits: each custom
+    message it reports becomes the Dagster `events` given; a non-zero exit fails the op."""
     from streaming.process import StreamProcess
 
     settings = get_settings()
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = settings.run_dir / f"stream-{stream.name}.log"
+    log_path = settings.run_dir / log_name
     with dg.open_pipes_session(
         context=context,
         context_injector=dg.PipesEnvContextInjector(),
@@ -86,32 +107,42 @@ def run_stream(context: dg.OpExecutionContext, stream: Stream, once: bool = Fals
     ) as session:
         env = {**os.environ, **session.get_bootstrap_env_vars()}
         env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
-        args = ("--once",) if once else ()
-        job = StreamProcess(stream.name, env=env, log_path=log_path, args=args)
-        pid = job.start()
-        mode = " --once" if once else ""
-        context.log.info(f"started streaming.{stream.name}{mode} (PID {pid}, log {log_path})")
+        process = StreamProcess(job, env=env, log_path=log_path, args=args)
+        pid = process.start()
+        command = " ".join([f"streaming.{job}", *args])
+        context.log.info(f"started {command} (PID {pid}, log {log_path})")
         seen = 0
-        landed: dict[str, int] = {}
         status: int | None = None
         try:
-            while (status := job.poll()) is None:
-                messages = session.get_custom_messages()
-                for message in messages[seen:]:
-                    for event in progress_events(stream, message, landed):
-                        context.log_event(event)
-                seen = len(messages)
+            while (status := process.poll()) is None:
+                seen = _log_events(context, session, seen, events)
                 time.sleep(POLL_SECONDS)
         finally:
             # Reached on exit, failure and run termination alike: leave no process behind.
-            status = job.stop()
-            context.log.info(f"streaming.{stream.name} ended with status {status}")
+            status = process.stop()
+            context.log.info(f"streaming.{job} ended with status {status}")
+    # The session is closed, so it has read every message: the last ones count too.
+    _log_events(context, session, seen, events)
     if status != 0:
         tail = _tail(log_path)
         raise dg.Failure(
-            description=f"streaming.{stream.name} exited with status {status}",
+            description=f"streaming.{job} exited with status {status}",
             metadata={"log_tail": dg.MetadataValue.text(tail), "log": str(log_path)},
         )
+
+
+def _log_events(
+    context: dg.OpExecutionContext,
+    session: dg.PipesSession,
+    seen: int,
+    events: Callable[[Any], list[Any]],
+) -> int:
+    """Log the events of the messages after the first `seen`; returns how many were seen."""
+    messages = session.get_custom_messages()
+    for message in messages[seen:]:
+        for event in events(message):
+            context.log_event(event)
+    return len(messages)
 
 
 def _tail(path: os.PathLike[str], lines: int = 40) -> str:

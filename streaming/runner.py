@@ -171,6 +171,10 @@ class Reporter:
             # Each query writes the lake table it is named after.
             "landed_rows": {name: q.get("output_rows", 0) for name, q in queries.items()},
         }
+        self.send(payload)
+
+    def send(self, payload: dict[str, Any]) -> None:
+        """A custom message to Dagster (when launched by Pipes), and a JSON line on stdout."""
         if (pipes := self.pipes) is not None:
             self._to_dagster(lambda: pipes.report_custom_message(payload))
         print(json.dumps(payload), flush=True)

@@ -95,3 +95,20 @@ def test_topics_check_fails_when_a_topic_is_missing(
     result = kafka_topics_complete(dg.build_asset_check_context(), kafka=KafkaResource())
     assert not result.passed
     assert result.metadata["problems"].value == {project_env.topics[missing]: "missing"}
+
+
+def test_lake_maintenance_job_and_schedule(dagster_instance: dg.DagsterInstance) -> None:
+    from cryptoviz_assets.definitions import defs
+
+    job = defs.resolve_job_def("lake_maintenance")
+    assert job.tags["cryptoviz/kind"] == "maintenance"
+    schedule = defs.resolve_schedule_def("lake_maintenance_schedule")
+    assert schedule.job_name == "lake_maintenance"
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 3 * * *", "UTC")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    # Never two runs at once: the instance queues a second one behind the first.
+    limits = dagster_instance.get_concurrency_config().run_queue_config
+    assert limits is not None
+    assert {"key": "cryptoviz/kind", "value": "maintenance", "limit": 1} in (
+        limits.tag_concurrency_limits
+    )
