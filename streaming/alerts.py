@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql.streaming import StreamingQuery
