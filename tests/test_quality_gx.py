@@ -76,6 +76,20 @@ def test_stale_lake_only_warns(good: Warehouse) -> None:
     assert freshness["observed_value"].startswith("2024-04-04 23:50:35")
 
 
+@pytest.mark.parametrize("table", ["price_ticks", "news_articles", "market_sentiment"])
+def test_a_lake_table_nothing_has_landed_in_only_warns(tmp_path: Path, table: str) -> None:
+    """A fresh deployment, or a source not running yet: no Delta table at all. The row count
+    and freshness warn; nothing blocks the marts of the tables that did land."""
+    result = run_suite(suite(f"lake_{table}"), make_settings(tmp_path))
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["rows_validated"].value == 0
+    assert {name.split(":")[0] for name in failed(result)} == {
+        "ExpectColumnMaxToBeBetween",
+        "ExpectTableRowCountToBeBetween",
+    }
+
+
 def test_freshness_allows_for_a_daily_rows_period(good: Warehouse) -> None:
     """A daily row is stamped with its midnight: it is not stale until a day past the limit."""
     newest = datetime(2024, 4, 4, 23, 50, 35)  # the fixed lake's newest tick

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from cryptoviz_assets import delta_reader
-from cryptoviz_assets.quality.suites import Suite
+from cryptoviz_assets.quality.suites import PANDAS_TYPES, Suite
 from cryptoviz_assets.settings import Settings
 
 LAKE_PARTITIONS = 2
@@ -35,24 +35,36 @@ def select_list(suite: Suite) -> str:
 
 def lake_frame(settings: Settings, suite: Suite, partitions: int = LAKE_PARTITIONS) -> Any:
     """The newest `partitions` days (`date` partitions) of a lake table, from its latest
-    committed Delta version (empty frame with the columns if the table does not exist)."""
-    import pandas as pd
+    committed Delta version; an empty frame if nothing has landed yet."""
 
     table_root = f"{settings.lake_uri.rstrip('/')}/{suite.table}"
     with delta_reader.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         if not delta_reader.table_exists(con, table_root):
-            return pd.DataFrame({column: [] for column in suite.columns})
+            return empty_frame(suite)
         days = con.execute(
             'select distinct "date" from delta_scan(?) order by 1 desc limit ?',
             [table_root, partitions],
         ).fetchall()
         if not days:
-            return pd.DataFrame({column: [] for column in suite.columns})
+            return empty_frame(suite)
         return con.execute(
             f'select {select_list(suite)} from delta_scan(?) where "date" >= ?',
             [table_root, min(day for (day,) in days)],
         ).df()
+
+
+def empty_frame(suite: Suite) -> Any:
+    """No rows, each column typed as the suite expects: a table nothing has landed in yet (a
+    fresh deployment, a source not running) warns about its row count and blocks nothing."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            column: pd.Series([], dtype=PANDAS_TYPES[kind][0] if kind in PANDAS_TYPES else object)
+            for column, kind in suite.columns.items()
+        }
+    )
 
 
 def warehouse_frame(build_file: Path, suite: Suite) -> Any:
