@@ -17,12 +17,9 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz_assets.settings import Settings
-from streaming.runner import Trigger
+from streaming.runner import LANDED, Trigger
 
 PARTITION_COLUMN = "date"
-# The rows a query wrote, per micro-batch: a Spark observation on the sink's input (the Delta
-# sink reports no row count in the query progress), read by streaming.runner.
-LANDED = "landed"
 
 
 def counted(rows: DataFrame) -> DataFrame:

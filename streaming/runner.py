@@ -36,6 +36,10 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from cryptoviz_assets.settings import Settings, get_settings
 from streaming.session import build_spark
 
+# The observation each sink's input carries (streaming.lake.counted): the Delta sink reports
+# no row count in the query progress, so the rows a batch wrote are counted on the way in.
+LANDED = "landed"
+
 log = logging.getLogger("streaming")
 
 
@@ -65,8 +69,8 @@ class Progress:
             state["processed_rows_per_second"] = round(progress.processedRowsPerSecond or 0.0, 1)
             state["batch_duration_ms"] = progress.batchDuration
             state["duration_ms"] = dict(progress.durationMs)
-            # Rows the query wrote (its `landed` observation: see streaming.lake.counted).
-            landed = (progress.observedMetrics or {}).get("landed")
+            # Rows the query wrote (its LANDED observation: see streaming.lake.counted).
+            landed = (progress.observedMetrics or {}).get(LANDED)
             state["output_rows"] = state.get("output_rows", 0) + (landed["rows"] if landed else 0)
             state["offsets_behind"] = sum(
                 offsets_behind(s.endOffset, s.latestOffset) for s in progress.sources

@@ -21,6 +21,13 @@ from cryptoviz_assets.settings import Settings
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 COINS = ["bitcoin", "ethereum", "solana", "cardano"]
 
+# Ticks produced while the job runs reach Spark partition by partition: one partition can be
+# read up to a whole produced chunk ahead of another (a chunk spans 375 s of event time, and
+# two can be in flight). Under a watermark shorter than that, Spark would rightly drop the
+# lagging partition's ticks as late, which the ground truth cannot foresee. The exactly-once
+# test is about delivery, not lateness, so its watermark outlasts any such spread.
+EXACTLY_ONCE_WATERMARK_SECONDS = 900
+
 
 class LakeReader:
     """Committed rows of the lake's Delta tables, read with DuckDB (as dbt reads them)."""
@@ -68,6 +75,26 @@ def price_tick(
         "market_cap_rank": 1,
         "volume_24h_usd": volume,
     }
+
+
+def malformed_ticks() -> list[bytes | dict[str, Any]]:
+    """Records the prices job must quarantine with a reason: not JSON, not an object, and
+    contract violations (negative or non-numeric price, empty coin, a non-ISO time)."""
+    good = price_tick("bitcoin", "coingecko", T0, 100.0)
+    return [
+        b"not json at all",
+        b"[1, 2, 3]",
+        {**good, "event_id": "0" * 63 + "x", "price_usd": -1.0},
+        {**good, "event_id": "1" * 64, "price_usd": "cheap"},
+        {**good, "event_id": "2" * 64, "coin_id": ""},
+        {**good, "event_id": "3" * 64, "event_time": "2025-03-01 12:00:00"},
+    ]
+
+
+def flush_watermark(flush: dict[str, Any], watermark_seconds: int) -> datetime:
+    """The watermark once the job has seen `flush`: every bar ending before it is final."""
+    at = datetime.fromisoformat(flush["event_time"].replace("Z", "+00:00"))
+    return at - timedelta(seconds=watermark_seconds)
 
 
 def fear_greed_event(day: int, value: int) -> dict[str, Any]:

@@ -22,22 +22,20 @@ from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.spark_cluster import SparkStandalone
 from tests.streaming_support import (
+    EXACTLY_ONCE_WATERMARK_SECONDS,
     T0,
     LakeReader,
     bars_ground_truth,
     column,
+    flush_watermark,
     job_env,
     landed_bars,
     log_tail,
+    malformed_ticks,
     price_tick,
     produce,
     tick_series,
     wait_for,
-)
-from tests.test_streaming_prices import (
-    EXACTLY_ONCE_WATERMARK_SECONDS,
-    _malformed,
-    flush_watermark,
 )
 
 pytestmark = pytest.mark.slow
@@ -51,7 +49,7 @@ def test_prices_exactly_once_when_a_worker_dies(project_env: Settings, tmp_path:
         settings,
         SPARK_MASTER=cluster.url,
         SPARK_LOCAL_IP="127.0.0.1",  # the driver's address, as the executors reach it
-        # See test_streaming_prices: a watermark longer than a produced chunk's span, so no
+        # See streaming_support: a watermark longer than a produced chunk's span, so no
         # partition read ahead of another makes the other's ticks late (delivery, not lateness).
         STREAM_PRICE_WATERMARK_SECONDS=str(EXACTLY_ONCE_WATERMARK_SECONDS),
         STREAM_MAX_OFFSETS_PER_TRIGGER="1000",  # a chunk takes a few batches
@@ -61,7 +59,7 @@ def test_prices_exactly_once_when_a_worker_dies(project_env: Settings, tmp_path:
     ticks = tick_series(4000)  # 1000 s of event time, 4 coins x 2 sources
     chunks = [ticks[:2000], ticks[2000:]]  # each spans 500 s, under the watermark
     repeats = chunks[0][:200]  # re-fetched ticks: same event_id, must not land twice
-    malformed = _malformed(settings)
+    malformed = malformed_ticks()
     # Produced last, after every tick has landed: it closes every bar (see test_streaming_prices).
     flush = price_tick("bitcoin", "coingecko", T0 + timedelta(hours=2), 100.0)
     bootstrap = settings.bootstrap_servers

@@ -7,7 +7,7 @@ the test produced: every tick lands once, bars and alerts equal the independent 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
@@ -19,14 +19,17 @@ from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.conftest import start_broker
 from tests.streaming_support import (
+    EXACTLY_ONCE_WATERMARK_SECONDS,
     T0,
     LakeReader,
     alerts_ground_truth,
     bars_ground_truth,
     column,
+    flush_watermark,
     job_env,
     landed_bars,
     log_tail,
+    malformed_ticks,
     price_tick,
     produce,
     tick_series,
@@ -35,24 +38,6 @@ from tests.streaming_support import (
 
 pytestmark = pytest.mark.slow
 WATERMARK_SECONDS = 30
-# Ticks produced while the job runs reach Spark partition by partition: one partition can be
-# read up to a whole produced chunk ahead of another (a chunk spans 375 s of event time, and
-# two can be in flight). Under a watermark shorter than that, Spark would rightly drop the
-# lagging partition's ticks as late, which the ground truth cannot foresee. The exactly-once
-# test is about delivery, not lateness, so its watermark outlasts any such spread.
-EXACTLY_ONCE_WATERMARK_SECONDS = 900
-
-
-def _malformed(settings: Settings) -> list[bytes | dict]:
-    good = price_tick("bitcoin", "coingecko", T0, 100.0)
-    return [
-        b"not json at all",
-        b"[1, 2, 3]",
-        {**good, "event_id": "0" * 63 + "x", "price_usd": -1.0},
-        {**good, "event_id": "1" * 64, "price_usd": "cheap"},
-        {**good, "event_id": "2" * 64, "coin_id": ""},
-        {**good, "event_id": "3" * 64, "event_time": "2025-03-01 12:00:00"},
-    ]
 
 
 def _assert_gone(job: StreamProcess) -> None:
@@ -78,7 +63,7 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
     chunks = [ticks[i : i + 3000] for i in range(0, 12_000, 3000)]
     repeats = chunks[0][:300]  # re-fetched ticks: same event_id, must not land twice
     flush = price_tick("bitcoin", "coingecko", T0 + timedelta(hours=2), 100.0)
-    malformed = _malformed(settings)
+    malformed = malformed_ticks()
     bootstrap = settings.bootstrap_servers
 
     job = StreamProcess("prices", env, log)
@@ -162,11 +147,6 @@ def test_prices_exactly_once_across_kill_and_restart(project_env: Settings, tmp_
         assert landed_bars(lake, minutes) == wider
 
 
-def flush_watermark(flush: dict, watermark_seconds: int = WATERMARK_SECONDS) -> datetime:
-    at = datetime.fromisoformat(flush["event_time"].replace("Z", "+00:00"))
-    return at - timedelta(seconds=watermark_seconds)
-
-
 def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
     broker = start_broker(tmp_path / "own-broker")
     settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, var_dir=tmp_path / "var")
@@ -237,7 +217,7 @@ def test_prices_late_data_and_broker_restart(tmp_path: Path) -> None:
             )
         produce(broker.bootstrap_servers, settings.topic_prices, [flush])
         everything = [*phase1, *in_time, *after_restart, flush]
-        truth = bars_ground_truth(everything, flush_watermark(flush))
+        truth = bars_ground_truth(everything, flush_watermark(flush, WATERMARK_SECONDS))
         wait_for(
             lambda: len(lake.read_table("price_bars", "bar_minutes = 1")) >= len(truth),
             240,
