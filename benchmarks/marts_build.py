@@ -37,7 +37,7 @@ def append(con: duckdb.DuckDBPyConnection, table: Path, query: str) -> None:
     """The query's rows appended to the Delta table as one commit, partitioned by date."""
     from deltalake import write_deltalake
 
-    reader = con.execute(query).fetch_record_batch()
+    reader = con.execute(query).to_arrow_reader()
     write_deltalake(table, reader, mode="append", partition_by=["date"])
 
 

@@ -248,11 +248,11 @@ def _run(
         lambda: f"landing the ticks ({_landed(table) - warmup:,} of {total:,} landed)",
     )
     committed = _commit_times(table)
-    with delta_reader.connect() as con:
+    with delta_reader.connect() as con:  # the committed data files, each with its commit time
         rows = con.execute(
-            f"select filename, epoch(kafka_timestamp) from read_parquet('{table}/*/*.parquet', "
-            "filename = true) where kafka_timestamp >= ?",
-            [first_produce],
+            "select filename, epoch(kafka_timestamp) from read_parquet(?, filename = true) "
+            "where kafka_timestamp >= ?",
+            [[str(table / path) for path in committed], first_produce],
         ).fetchall()
     landed_at = [committed[Path(file).relative_to(table).as_posix()] for file, _ in rows]
     latencies = sorted(at - float(ts) for at, (_, ts) in zip(landed_at, rows, strict=True))
