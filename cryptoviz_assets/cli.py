@@ -79,7 +79,12 @@ def show_settings() -> None:
 @click.option("--no-ui", is_flag=True, help="Run the pipeline once, print a summary and exit.")
 def demo(no_ui: bool) -> None:
     """Start the services, run the offline demo pipeline, then start dagster dev."""
-    from cryptoviz_assets.demo import HISTORY_TICKS, format_summary, run_demo_pipeline
+    from cryptoviz_assets.demo import (
+        HISTORY_TICKS,
+        format_summary,
+        release_market,
+        run_demo_pipeline,
+    )
 
     settings = get_settings()
     if not settings.is_replay:
@@ -101,6 +106,7 @@ def demo(no_ui: bool) -> None:
         if not report.ok:
             raise SystemExit(1)
         return
+    release_market(settings)  # from here on the market moves with the wall clock
     pid = services.start_dagster_dev(settings)
     click.echo(
         f"\nDagster UI:  http://127.0.0.1:{settings.dagster_port}  (dagster dev, PID {pid})\n"

@@ -180,6 +180,14 @@ def _advance_market(settings: Settings) -> bool:
         return bool(json.load(response)["caught_up"])
 
 
+def release_market(settings: Settings) -> None:
+    """The replayed market follows the wall clock from now on: after the demo's snapshots,
+    `dagster dev`'s collectors see new minutes, and the streams and marts move with them."""
+    request = urllib.request.Request(f"{settings.replay_url}/_replay/release", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
 def _count_rows(settings: Settings, report: DemoReport) -> None:
     from cryptoviz_assets.assets.streams import STREAMS as LAKE_STREAMS
     from cryptoviz_assets.warehouse import MARTS_SCHEMA, connect_read_only, row_counts

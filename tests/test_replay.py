@@ -382,3 +382,21 @@ def test_the_klines_recordings_are_the_shared_csvs() -> None:
     assert set(BINANCE_KLINES) == set(REPLAY_BINANCE_SYMBOLS)  # the replay's default pairs
     assert "none found" in readme
     assert "volume × close" in readme
+
+
+def test_a_released_market_follows_the_wall_clock() -> None:
+    """After its snapshots the demo releases the market: `dagster dev`'s collectors then see
+    new minutes, not the last replayed one served again and again."""
+    now = [PAST + 7 * 60]
+    clock = CatchUpClock(60, HISTORY_TICKS, wall=lambda: now[0])
+    app = ReplayApp("market", seed=42, clock=clock)
+    with ReplayServer(app) as server, httpx.Client() as client:
+        frozen = app.market.tick()
+        now[0] += 120
+        assert app.market.tick() == frozen  # replaying the past: it moves only when advanced
+        reply = client.post(f"{server.url}/_replay/release")
+        assert reply.status_code == 200
+        assert reply.json()["caught_up"] is True
+        assert app.market.tick() == int(now[0] // 60) > frozen
+        now[0] += 60
+        assert app.market.tick() == int(now[0] // 60)  # and goes on with the wall clock

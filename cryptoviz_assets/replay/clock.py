@@ -51,6 +51,13 @@ class CatchUpClock:
         self()
         return self.caught_up
 
+    def release(self) -> None:
+        """Stop replaying the past: from now on the market follows the wall clock. The demo
+        calls it once its snapshots are in, so the collectors of `dagster dev` afterwards see
+        a market that moves (a frozen one would serve the same snapshot, minute after minute)."""
+        with self._lock:
+            self._frozen_at = None
+
     @property
     def caught_up(self) -> bool:
         return self._frozen_at is None

@@ -9,6 +9,7 @@
 | GET /rss | cointelegraph.com |
 | GET /api/v3/klines?symbol=&interval=1m&limit=&startTime=&endTime= | api.binance.com |
 | POST /_replay/advance?ticks=N | moves a market started in the past N ticks on (the demo) |
+| POST /_replay/release | a market started in the past follows the wall clock from now on |
 
 Scenario `recorded` serves the recorded payloads as recorded (filtered by the query like
 the services do; CoinGecko alternates between its two recordings). Scenario `market` serves
@@ -117,6 +118,12 @@ class ReplayApp:
         if isinstance(self.clock, CatchUpClock):
             caught_up = self.clock.advance(int(query.get("ticks", "1")))
         return 200, JSON, _json({"tick": self.market.tick(), "caught_up": caught_up})
+
+    def release(self) -> tuple[int, str, bytes]:
+        """POST /_replay/release: the market follows the wall clock from now on."""
+        if isinstance(self.clock, CatchUpClock):
+            self.clock.release()
+        return 200, JSON, _json({"tick": self.market.tick(), "caught_up": True})
 
     def coingecko(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         if query.get("vs_currency", "").lower() != "usd":
@@ -284,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(*self.app.advance(query))
             except ValueError as exc:
                 self._reply(400, JSON, _json({"error": f"bad request: {exc}"}))
+        elif parts.path == "/_replay/release":
+            self._reply(*self.app.release())
         else:
             self._reply(404, JSON, _json({"error": f"no such path in replay: {parts.path}"}))
 
