@@ -38,17 +38,16 @@ FIRST = 2000  # ticks landed before the readers start
 SLICE = 100  # then ticks produced every half second while they run: 200 a second
 
 
-def committed_counts(table: Path) -> dict[int, int]:
-    """Rows of every committed version of a Delta table, read independently with delta-rs."""
-    latest = DeltaTable(str(table)).version()
-    return {
-        version: DeltaTable(str(table), version=version).to_pyarrow_dataset().count_rows()
-        for version in range(latest + 1)
-    }
-
-
 def delta_version(table: Path) -> int:
     return DeltaTable(str(table)).version()
+
+
+def committed_counts(table: Path) -> dict[int, int]:
+    """Rows of every committed version of a Delta table, read independently with delta-rs."""
+    return {
+        version: DeltaTable(str(table), version=version).to_pyarrow_dataset().count_rows()
+        for version in range(delta_version(table) + 1)
+    }
 
 
 def metadata(instance: dg.DagsterInstance, key: str) -> dict[str, dg.MetadataValue]:
