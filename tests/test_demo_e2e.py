@@ -28,6 +28,7 @@ from cryptoviz_assets.processes import free_port, terminate_tree, wait_until
 from cryptoviz_assets.settings import Settings
 from tests.browser import browser, chromium_available, dagster_asset_graph, dagster_asset_page
 from tests.browser import dbt_docs as dbt_docs_page
+from tests.contracts import lake_disagreements
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone takes ~5 min
 CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]
@@ -158,6 +159,12 @@ def test_headless_demo_runs_everything_and_summarises(demo: Demo) -> None:
         ("bitcoin", "source_divergence", "high", "40", "min", "binance:BTCUSDC,binance:BTCUSDT"),
         ("ripple", "source_divergence", "warning", "24", "min", "coingecko,coinmarketcap"),
     ], out
+
+
+def test_the_landed_lake_agrees_with_dbt_and_the_event_schemas(demo: Demo) -> None:
+    """What Spark committed is what dbt declares (columns and types) and holds every field
+    of the events' JSON Schemas."""
+    assert lake_disagreements(demo.var / "lake") == []
 
 
 # What the demo's market injects into the aggregator feeds over its 41 snapshots
