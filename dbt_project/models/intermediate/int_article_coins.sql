@@ -7,5 +7,5 @@ select
     a.published_at,
     a.sentiment_score,
     a.sentiment_label
-from {{ ref('fct_news_articles') }} as a,
+from {{ ref('stg_news_articles') }} as a,
     unnest(a.coins) as coin(coin_id)
