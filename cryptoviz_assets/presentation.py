@@ -212,8 +212,8 @@ def price_series(con: duckdb.DuckDBPyConnection, coin: str) -> tuple[pd.DataFram
     """(time, price, ma_7, ma_30) for one coin and the unit of its periods.
 
     A warehouse with days of data: hourly consensus bars with the mart's own 7- and 30-hour
-    averages. A young one (the demo's first minutes): the per-minute mean of the sources'
-    closes, with 7- and 30-minute averages, so the picture has a shape from the start.
+    averages. A young one (the demo's first minutes): the minute mart's mean of the sources'
+    closes with its 7- and 30-minute averages, so the picture has a shape from the start.
     """
     hourly = frame(
         con,
@@ -227,16 +227,12 @@ def price_series(con: duckdb.DuckDBPyConnection, coin: str) -> tuple[pd.DataFram
         return hourly, "hour"
     minutes = frame(
         con,
-        "select minute_start as time, avg(close) as price from intermediate.int_price_minutes "
+        "select minute_start as time, price, ma_7, ma_30 from marts.fct_price_minutes "
         "where coin_id = ? and minute_start >= (select max(minute_start) "
-        f"    from intermediate.int_price_minutes where coin_id = ?) "
-        f"    - interval {MINUTE_SERIES_HOURS} hours "
-        "group by minute_start order by minute_start",
+        "    from marts.fct_price_minutes where coin_id = ?) "
+        f"    - interval {MINUTE_SERIES_HOURS} hours order by minute_start",
         [coin, coin],
     )
-    if not minutes.empty:
-        minutes["ma_7"] = minutes["price"].rolling(7, min_periods=7).mean()
-        minutes["ma_30"] = minutes["price"].rolling(30, min_periods=30).mean()
     return minutes, "minute"
 
 

@@ -95,7 +95,7 @@ def test_marts_build_job_builds_checks_and_publishes(
     snapshot = dagster_instance.get_latest_materialization_event(dg.AssetKey("warehouse_snapshot"))
     assert snapshot is not None
     assert snapshot.asset_materialization is not None
-    assert snapshot.asset_materialization.metadata["mart_tables"].value == 9
+    assert snapshot.asset_materialization.metadata["mart_tables"].value == 11
 
 
 def requested_keys(result: dg.EvaluateAutomationConditionsResult) -> set[dg.AssetKey]:

@@ -32,6 +32,7 @@ TABLES = {
     "intermediate.int_price_bars_daily": ["coin_id", "source", "bar_start"],
     "marts.fct_price_bars_hourly": ["coin_id", "source", "bar_start"],
     "marts.fct_price_bars_daily": ["coin_id", "source", "bar_start"],
+    "marts.fct_price_minutes": ["coin_id", "minute_start"],
     "intermediate.int_anomaly_minutes": ["coin_id", "alert_type", "series", "minute_start"],
     "marts.fct_anomaly_episodes": ["episode_id"],
     "marts.fct_news_articles": ["event_id"],

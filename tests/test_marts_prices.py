@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.marts_lake import T0, Warehouse, bitcoin_price, bitcoin_ticks, built_warehouse, table
+from tests.marts_lake import (
+    T0,
+    Warehouse,
+    anomaly_ticks,
+    bitcoin_price,
+    bitcoin_ticks,
+    built_warehouse,
+    table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +188,48 @@ def test_dim_coins_lists_every_coin(warehouse: Warehouse) -> None:
         "coingecko",
         "coinmarketcap",
     ]
+
+
+def expected_minutes() -> pd.DataFrame:
+    """Per coin and minute: the mean of the sources' last prices, with time-window averages
+    that need every minute of the window (7 and 30 minutes)."""
+    ticks = pd.DataFrame(bitcoin_ticks() + anomaly_ticks())
+    ticks["event_time"] = ticks["event_time"].dt.tz_convert(None)
+    ticks["minute_start"] = ticks["event_time"].dt.floor("min")
+    last = ticks.sort_values("event_time").groupby(["coin_id", "source", "minute_start"]).last()
+    minutes = last.groupby(["coin_id", "minute_start"])["price_usd"].agg(["mean", "count"])
+    out = []
+    for coin, group in minutes.reset_index().groupby("coin_id"):
+        g = group.set_index("minute_start").rename(columns={"mean": "price", "count": "sources"})
+        for n in (7, 30):
+            window = g["price"].rolling(f"{n}min")
+            g[f"ma_{n}"] = window.mean().where(window.count() == n)
+        out.append(g.reset_index().assign(coin_id=coin))
+    return pd.concat(out).sort_values(["coin_id", "minute_start"]).reset_index(drop=True)
+
+
+def test_minute_mart_matches_an_independent_computation(warehouse: Warehouse) -> None:
+    expected = expected_minutes()
+    actual = table(
+        warehouse.build_file,
+        "select * from marts.fct_price_minutes order by coin_id, minute_start",
+    )
+    assert len(actual) == len(expected)
+    assert list(actual["coin_id"]) == list(expected["coin_id"])
+    assert (actual["minute_start"].to_numpy() == expected["minute_start"].to_numpy()).all()
+    assert list(actual["sources"]) == list(expected["sources"])
+    for column in ("price", "ma_7", "ma_30"):
+        np.testing.assert_allclose(
+            actual[column].astype(float).to_numpy(),
+            expected[column].astype(float).to_numpy(),
+            rtol=1e-12,
+            equal_nan=True,
+            err_msg=column,
+        )
+    # calmcoin quotes every minute for 2 hours: averages from its 7th and 30th minute on.
+    calm = actual[actual["coin_id"] == "calmcoin"]
+    assert len(calm) == 120
+    assert calm["ma_7"].isna().sum() == 6
+    assert calm["ma_30"].isna().sum() == 29
+    # bitcoin quotes every 10 minutes: no 7 consecutive minutes, so no minute average.
+    assert actual.loc[actual["coin_id"] == "bitcoin", "ma_7"].isna().all()

@@ -69,10 +69,11 @@ def test_row_counts_are_the_real_counts(published: Path, report: presentation.Re
             for (name,) in tables
         }
     assert report.row_counts == expected
-    assert len(expected) == 9
+    assert len(expected) == 11
     assert report.row_counts["fct_anomaly_episodes"] == 2  # divcoin's and pumpcoin's
     assert report.row_counts["fct_fear_greed_daily"] == 3
     assert report.row_counts["fct_stream_alerts"] == 0
+    assert report.row_counts["fct_stream_price_bars"] == 0  # the fixed lake has no bars
     table = presentation.row_counts_markdown(report.row_counts)
     assert "| fct_anomaly_episodes | 2 |" in table
     assert "| fct_stream_alerts | 0 |" in table
