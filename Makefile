@@ -54,11 +54,12 @@ browser:
 test: setup lint browser
 	$(BIN)/pytest
 
-## lint: ruff (lint + format check) and mypy
+## lint: ruff (lint + format check), mypy, and sqlfluff on the dbt models (compiled in memory)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	CRYPTOVIZ_DBT_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint dbt_project
 
 ## format: apply ruff's fixes and formatting
 format: setup

@@ -8,4 +8,4 @@ select
     a.sentiment_score,
     a.sentiment_label
 from {{ ref('stg_news_articles') }} as a,
-    unnest(a.coins) as coin(coin_id)
+    unnest(a.coins) as coin (coin_id)

@@ -10,9 +10,11 @@ with ticks as (
         price_usd,
         volume_24h_usd,
         case
-            when price_usd = lag(price_usd) over by_series
-                and volume_24h_usd is not distinct from lag(volume_24h_usd) over by_series
-            then 0 else 1
+            when
+                price_usd = lag(price_usd) over by_series
+                and (volume_24h_usd is not distinct from lag(volume_24h_usd) over by_series)
+                then 0
+            else 1
         end as changed
     from {{ ref('stg_price_ticks') }}
     window by_series as (partition by coin_id, source order by event_time)
@@ -34,5 +36,6 @@ select
     any_value(price_usd) as price_usd
 from spans
 group by coin_id, source, span_number
-having count(*) >= 3
+having
+    count(*) >= 3
     and max(event_time) - min(event_time) >= interval '{{ var("frozen_feed_hours") }} hours'

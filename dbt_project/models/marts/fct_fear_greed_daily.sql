@@ -1,9 +1,14 @@
 -- The Fear & Greed index by day: the latest published value for each index day, its change
 -- from the previous day and its 7-day mean.
 with latest as (
-    select index_date, value, classification
+    select
+        index_date,
+        value,
+        classification
     from {{ ref('stg_market_sentiment') }}
-    qualify row_number() over (partition by index_date order by event_time desc, ingest_time desc) = 1
+    qualify
+        row_number() over (partition by index_date order by event_time desc, ingest_time desc)
+        = 1
 )
 
 select

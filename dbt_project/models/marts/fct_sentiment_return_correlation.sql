@@ -16,8 +16,9 @@ with days as (
         bars.bar_start
     from {{ ref('fct_price_bars_daily') }} as bars
     left join {{ ref('fct_sentiment_daily_coin') }} as sentiment
-        on sentiment.coin_id = bars.coin_id
-        and sentiment.day = cast(bars.bar_start as date)
+        on
+            bars.coin_id = sentiment.coin_id
+            and cast(bars.bar_start as date) = sentiment.day
     where bars.source = 'consensus'
 ),
 
@@ -40,12 +41,18 @@ select
     articles,
     same_day_return,
     next_day_return,
-    case when regr_count(same_day_return, mean_score) over w >= {{ var('correlation_min_days') }}
-        then corr(same_day_return, mean_score) over w end as corr_same_day,
-    case when regr_count(next_day_return, mean_score) over w >= {{ var('correlation_min_days') }}
-        then corr(next_day_return, mean_score) over w end as corr_next_day,
+    case
+        when regr_count(same_day_return, mean_score) over w >= {{ var('correlation_min_days') }}
+            then corr(same_day_return, mean_score) over w
+    end as corr_same_day,
+    case
+        when regr_count(next_day_return, mean_score) over w >= {{ var('correlation_min_days') }}
+            then corr(next_day_return, mean_score) over w
+    end as corr_next_day,
     regr_count(same_day_return, mean_score) over w as days_same_day,
     regr_count(next_day_return, mean_score) over w as days_next_day
 from aligned
-window w as (partition by coin_id order by day
-    range between interval {{ var('correlation_window_days') - 1 }} days preceding and current row)
+window w as (
+    partition by coin_id order by day
+    range between interval {{ var('correlation_window_days') - 1 }} days preceding and current row
+)
