@@ -1,9 +1,13 @@
 """Schedules: each collector runs on its own schedule, on by default under `dagster dev`.
 
-Runs are tagged `cryptoviz/collector: <name>` (dagster.yaml allows one run per value, so a
-slow source never piles up runs) and `cryptoviz/kind: collector`. A schedule skips with a
-reason shown in the UI, instead of launching a run bound to fail, when the collector cannot
-run: no CoinMarketCap key in live mode, every circuit breaker open, or the budget spent.
+Runs are tagged `cryptoviz/collector: <name>` (dagster.yaml runs one per value at a time)
+and `cryptoviz/kind: collector`. A schedule skips with a reason shown in the UI instead of
+requesting a run:
+- while the collector's previous run is still queued or running: on a busy laptop a
+  collection can take longer than its interval, and queued collections would pile up and
+  run late, each fetching what the next one fetches anyway;
+- when the collector cannot run: no CoinMarketCap key in live mode, every circuit breaker
+  open, or the budget spent.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
+
+
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def collector_tags(name: str) -> dict[str, str]:
@@ -61,6 +73,9 @@ def collector_schedule(
         description=f"Runs the {name} collector every {seconds} s.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        unfinished = dg.RunsFilter(job_name=job.name, statuses=UNFINISHED)
+        if context.instance.get_run_records(unfinished, limit=1):
+            return dg.SkipReason(f"the previous {name} collection has not finished yet")
         reason = blocked_reason(build(name, get_settings()))
         if reason is not None:
             return dg.SkipReason(reason)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
 from cryptoviz_assets.collectors.events import validation_error
 from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
@@ -167,11 +168,36 @@ def test_coinmarketcap_schedule_skips_visibly_without_a_key(
     monkeypatch.delenv("COINMARKETCAP_API_KEY", raising=False)
     cmc = schedule("coinmarketcap_schedule")
     monkeypatch.setenv("SOURCE_MODE", "live")
-    tick = cmc.evaluate_tick(dg.build_schedule_context())
-    assert tick.run_requests == []
-    assert "no COINMARKETCAP_API_KEY" in (tick.skip_message or "")
-    monkeypatch.setenv("SOURCE_MODE", "replay")
-    assert len(cmc.evaluate_tick(dg.build_schedule_context()).run_requests or []) == 1
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = cmc.evaluate_tick(dg.build_schedule_context(instance=instance))
+        assert tick.run_requests == []
+        assert "no COINMARKETCAP_API_KEY" in (tick.skip_message or "")
+        monkeypatch.setenv("SOURCE_MODE", "replay")
+        assert (
+            len(cmc.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests or [])
+            == 1
+        )
+
+
+def test_schedule_skips_while_its_previous_run_is_unfinished(
+    project_env: Settings, dagster_instance: dg.DagsterInstance
+) -> None:
+    """A collection still queued or running: the next tick requests nothing, so a slow
+    source never piles up stale runs; another collector's runs do not hold it back."""
+    gecko = schedule("coingecko_schedule")
+
+    def tick() -> ScheduleExecutionData:
+        return gecko.evaluate_tick(dg.build_schedule_context(instance=dagster_instance))
+
+    queued = dg.DagsterRunStatus.QUEUED
+    dagster_instance.add_run(dg.DagsterRun(job_name="collect_news", status=queued))
+    assert len(tick().run_requests or []) == 1
+    previous = dagster_instance.add_run(dg.DagsterRun(job_name="collect_coingecko", status=queued))
+    skipped = tick()
+    assert skipped.run_requests == []
+    assert skipped.skip_message == "the previous coingecko collection has not finished yet"
+    dagster_instance.report_run_canceled(previous)
+    assert len(tick().run_requests or []) == 1
 
 
 def test_schedule_skips_while_the_breaker_is_open(
@@ -182,6 +208,7 @@ def test_schedule_skips_while_the_breaker_is_open(
         broken.on("/api/v3/coins/markets", Reply(503, b""))
         monkeypatch.setenv("COINGECKO_BASE_URL", f"{broken.url}/api/v3")
         assert not run_job("collect_coingecko", dagster_instance).success
-        tick = schedule("coingecko_schedule").evaluate_tick(dg.build_schedule_context())
+        context = dg.build_schedule_context(instance=dagster_instance)
+        tick = schedule("coingecko_schedule").evaluate_tick(context)
     assert tick.run_requests == []
     assert "coingecko: circuit breaker open until" in (tick.skip_message or "")
