@@ -163,36 +163,34 @@ def test_schedules_run_by_default_at_the_configured_intervals(
 
 
 def test_coinmarketcap_schedule_skips_visibly_without_a_key(
-    project_env: Settings, monkeypatch: pytest.MonkeyPatch
+    project_env: Settings, monkeypatch: pytest.MonkeyPatch, dagster_instance: dg.DagsterInstance
 ) -> None:
     monkeypatch.delenv("COINMARKETCAP_API_KEY", raising=False)
     cmc = schedule("coinmarketcap_schedule")
     monkeypatch.setenv("SOURCE_MODE", "live")
-    with dg.DagsterInstance.ephemeral() as instance:
-        tick = cmc.evaluate_tick(dg.build_schedule_context(instance=instance))
-        assert tick.run_requests == []
-        assert "no COINMARKETCAP_API_KEY" in (tick.skip_message or "")
-        monkeypatch.setenv("SOURCE_MODE", "replay")
-        assert (
-            len(cmc.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests or [])
-            == 1
-        )
+    context = dg.build_schedule_context(instance=dagster_instance)
+    tick = cmc.evaluate_tick(context)
+    assert tick.run_requests == []
+    assert "no COINMARKETCAP_API_KEY" in (tick.skip_message or "")
+    monkeypatch.setenv("SOURCE_MODE", "replay")
+    assert len(cmc.evaluate_tick(context).run_requests or []) == 1
 
 
 def test_schedule_skips_while_its_previous_run_is_unfinished(
     project_env: Settings, dagster_instance: dg.DagsterInstance
 ) -> None:
-    """A collection still queued or running: the next tick requests nothing, so a slow
-    source never piles up stale runs; another collector's runs do not hold it back."""
+    """A collection still running (or queued: the same filter): the next tick requests
+    nothing, so a slow source never piles up stale runs; another collector's runs do not
+    hold it back."""
     gecko = schedule("coingecko_schedule")
 
     def tick() -> ScheduleExecutionData:
         return gecko.evaluate_tick(dg.build_schedule_context(instance=dagster_instance))
 
-    queued = dg.DagsterRunStatus.QUEUED
-    dagster_instance.add_run(dg.DagsterRun(job_name="collect_news", status=queued))
+    running = dg.DagsterRunStatus.STARTED
+    dagster_instance.add_run(dg.DagsterRun(job_name="collect_news", status=running))
     assert len(tick().run_requests or []) == 1
-    previous = dagster_instance.add_run(dg.DagsterRun(job_name="collect_coingecko", status=queued))
+    previous = dagster_instance.add_run(dg.DagsterRun(job_name="collect_coingecko", status=running))
     skipped = tick()
     assert skipped.run_requests == []
     assert skipped.skip_message == "the previous coingecko collection has not finished yet"

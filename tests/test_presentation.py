@@ -196,7 +196,7 @@ def test_every_mart_has_the_freshness_policy() -> None:
 
     graph = defs.resolve_asset_graph()
     marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
-    assert len(marts) == 9
+    assert len(marts) == 11
     for key in [*marts, dg.AssetKey("warehouse_snapshot"), dg.AssetKey("market_report")]:
         assert graph.get(key).freshness_policy == MARTS_FRESHNESS, key
     assert graph.get(dg.AssetKey(["staging", "stg_price_ticks"])).freshness_policy is None
