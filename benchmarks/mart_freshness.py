@@ -96,7 +96,7 @@ def main(minutes: float = 10) -> int:
             print(f"result                 {len(latencies)} new collections reached the marts")
             return 1
         latencies.sort()
-        q = statistics.quantiles(latencies, n=100)
+        q = statistics.quantiles(latencies, n=100, method="inclusive")
         print(
             f"collector -> marts     p50 {q[49]:.0f}s  p95 {q[94]:.0f}s  max {latencies[-1]:.0f}s"
             f" over {len(latencies)} collections"
