@@ -76,6 +76,20 @@ def expected_bars(freq: str, vol_window: int, periods_per_year: int) -> pd.DataF
     return pd.concat(out).reset_index(drop=True)
 
 
+def assert_columns_close(
+    actual: pd.DataFrame, expected: pd.DataFrame, columns: list[str], rtol: float
+) -> None:
+    """Each column equal to `rtol`, nulls where the expectation has them."""
+    for column in columns:
+        np.testing.assert_allclose(
+            actual[column].astype(float).to_numpy(),
+            expected[column].astype(float).to_numpy(),
+            rtol=rtol,
+            equal_nan=True,
+            err_msg=column,
+        )
+
+
 def actual_bars(warehouse: Warehouse, mart: str, volatility: str) -> pd.DataFrame:
     return table(
         warehouse.build_file,
@@ -123,14 +137,7 @@ def test_bars_match_an_independent_computation(  # noqa: PLR0917 (parametrized)
     assert len(actual) == len(expected) == 3 * bars_per_source
     assert list(actual["source"]) == list(expected["source"])
     assert (actual["bar_start"].to_numpy() == expected["bar_start"].to_numpy()).all()
-    for column in COMPARED:
-        np.testing.assert_allclose(
-            actual[column].astype(float).to_numpy(),
-            expected[column].astype(float).to_numpy(),
-            rtol=1e-9,
-            equal_nan=True,
-            err_msg=column,
-        )
+    assert_columns_close(actual, expected, COMPARED, rtol=1e-9)
     # Windows are null until complete, then always filled (no gaps in this series).
     per_source = actual[actual["source"] == "coingecko"]
     assert per_source["ma_7"].isna().sum() == 6
@@ -218,14 +225,7 @@ def test_minute_mart_matches_an_independent_computation(warehouse: Warehouse) ->
     assert list(actual["coin_id"]) == list(expected["coin_id"])
     assert (actual["minute_start"].to_numpy() == expected["minute_start"].to_numpy()).all()
     assert list(actual["sources"]) == list(expected["sources"])
-    for column in ("price", "ma_7", "ma_30"):
-        np.testing.assert_allclose(
-            actual[column].astype(float).to_numpy(),
-            expected[column].astype(float).to_numpy(),
-            rtol=1e-12,
-            equal_nan=True,
-            err_msg=column,
-        )
+    assert_columns_close(actual, expected, ["price", "ma_7", "ma_30"], rtol=1e-12)
     # calmcoin quotes every minute for 2 hours: averages from its 7th and 30th minute on.
     calm = actual[actual["coin_id"] == "calmcoin"]
     assert len(calm) == 120
