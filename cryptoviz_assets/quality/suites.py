@@ -342,6 +342,46 @@ MART_SUITES = (
             unique("event_id"),
         ),
     ),
+    mart_suite(
+        # No row-count or freshness warning: the minutes follow the ticks, whose own suite
+        # warns about them.
+        "fct_price_minutes",
+        {
+            "coin_id": "string",
+            "minute_start": "timestamp",
+            "price": "float",
+            "sources": "integer",
+            "ma_7": "float",
+            "ma_30": "float",
+        },
+        (
+            *not_null("coin_id", "minute_start", "price", "sources"),
+            between("price", 0, strict_min=True),
+            between("sources", 1),
+            unique("coin_id", "minute_start"),
+        ),
+    ),
+    mart_suite(
+        # Empty until the watermark has passed the end of the first bars: no row-count warning.
+        "fct_stream_price_bars",
+        {
+            "bar_minutes": "integer",
+            "coin_id": "string",
+            "source": "string",
+            "window_start": "timestamp",
+            "open": "float",
+            "high": "float",
+            "low": "float",
+            "close": "float",
+            "tick_count": "integer",
+        },
+        (
+            *not_null("bar_minutes", "coin_id", "source", "window_start", "close"),
+            *(between(c, 0, strict_min=True) for c in ("open", "high", "low", "close")),
+            between("tick_count", 1),
+            unique("bar_minutes", "coin_id", "source", "window_start"),
+        ),
+    ),
 )
 
 SUITES = (*LAKE_SUITES, *MART_SUITES)
