@@ -18,20 +18,13 @@ import dagster as dg
 
 from cryptoviz_assets.assets.sources import COLLECTOR_ASSETS, fear_greed_history
 from cryptoviz_assets.collectors.registry import blocked_reason, build
+from cryptoviz_assets.sensors import UNFINISHED
 from cryptoviz_assets.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
-
-
-UNFINISHED = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def collector_tags(name: str) -> dict[str, str]:
@@ -73,7 +66,7 @@ def collector_schedule(
         description=f"Runs the {name} collector every {seconds} s.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        unfinished = dg.RunsFilter(job_name=job.name, statuses=UNFINISHED)
+        unfinished = dg.RunsFilter(job_name=job.name, statuses=list(UNFINISHED))
         if context.instance.get_run_records(unfinished, limit=1):
             return dg.SkipReason(f"the previous {name} collection has not finished yet")
         reason = blocked_reason(build(name, get_settings()))

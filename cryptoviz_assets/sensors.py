@@ -22,7 +22,8 @@ from cryptoviz_assets.stream_runs import STREAM_TAG, job_name, stream_jobs
 
 BACKOFF_MAX_SECONDS = 600.0
 HISTORY = 20
-# A run in one of these owns the stream: queued (waiting for the run queue) or in progress.
+# A run in one of these has not finished: queued (waiting for the run queue) or in progress.
+# It owns its stream here, and holds back its collector's next run in schedules.py.
 UNFINISHED = frozenset(
     {
         DagsterRunStatus.QUEUED,
