@@ -36,7 +36,7 @@ jars: $(JARS)/kafka/.fetched $(JARS)/spark-kafka/.fetched $(JARS)/delta/.fetched
 ## setup: create .venv from uv.lock and fetch the jars (idempotent, fast when nothing changed)
 setup: $(UV) jars
 	$(UV) sync --frozen --python $(PYTHON)
-	$(BIN)/python -m cryptoviz_assets.dbt  # the dbt manifest Dagster loads (dbt parse, offline)
+	$(BIN)/python -m cryptoviz_assets.analytics.dbt  # the dbt manifest Dagster loads (dbt parse, offline)
 
 ## demo: start the broker, run the offline demo pipeline, start dagster dev on :3000
 demo: setup

@@ -34,10 +34,10 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from cryptoviz_assets.collectors.events import event_id
-from cryptoviz_assets.dbt import project_flags
-from cryptoviz_assets.delta_reader import extension_directory
-from cryptoviz_assets.processes import interrupt_on_sigterm
+from cryptoviz_assets.analytics.dbt import project_flags
+from cryptoviz_assets.analytics.delta_reader import extension_directory
+from cryptoviz_assets.contract.events import event_id
+from cryptoviz_assets.runtime.processes import interrupt_on_sigterm
 from cryptoviz_assets.settings import PROJECT_ROOT, environment
 
 KLINES = PROJECT_ROOT / "cryptoviz_assets" / "replay" / "data"

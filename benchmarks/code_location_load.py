@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 
-from cryptoviz_assets.processes import interrupt_on_sigterm
+from cryptoviz_assets.runtime.processes import interrupt_on_sigterm
 
 PROBE = (
     "import time; t = time.perf_counter()\n"
     "from cryptoviz_assets.definitions import defs\n"
-    "graph = defs.resolve_asset_graph()\n"
+    "graph = defs().resolve_asset_graph()\n"
     "print(time.perf_counter() - t, len(graph.get_all_asset_keys()))\n"
 )
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from cryptoviz_assets import jvm
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import free_port
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.runtime import jvm
+from cryptoviz_assets.runtime.processes import free_port
 
 TOPIC = "perf"
 

@@ -30,8 +30,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptoviz_assets.processes import free_port, interrupt_on_sigterm
-from cryptoviz_assets.warehouse import connect_read_only
+from cryptoviz_assets.analytics.warehouse import connect_read_only
+from cryptoviz_assets.runtime.processes import free_port, interrupt_on_sigterm
 
 CLI = Path(sys.executable).parent / "cryptoviz"
 POLL_SECONDS = 2.0

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from cryptoviz_assets import delta_reader
-from cryptoviz_assets.processes import interrupt_on_sigterm
+from cryptoviz_assets.analytics import delta_reader
+from cryptoviz_assets.runtime.processes import interrupt_on_sigterm
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 COINS = 20

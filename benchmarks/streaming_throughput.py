@@ -49,11 +49,11 @@ from pathlib import Path
 import psutil
 from confluent_kafka import Producer
 
-from cryptoviz_assets import delta_reader
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import free_port, interrupt_on_sigterm, uninterruptible
+from cryptoviz_assets.analytics import delta_reader
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.runtime.processes import free_port, interrupt_on_sigterm, uninterruptible
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 
 COINS = [f"coin-{i:03d}" for i in range(100)]

@@ -1,4 +1,4 @@
-"""Parsing and validating the event contract (cryptoviz_assets/schemas) in Spark.
+"""Parsing and validating the event contract (cryptoviz_assets/contract/schemas) in Spark.
 
 Every Kafka record becomes one row: the event's fields, its Kafka coordinates, the raw
 text, and `reason`: null for a valid event, else why it was rejected (the first failed

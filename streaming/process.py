@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from cryptoviz_assets.processes import default_signal_handlers
+from cryptoviz_assets.runtime.processes import default_signal_handlers
 
 STOP_TIMEOUT_SECONDS = 60.0
 

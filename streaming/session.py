@@ -14,7 +14,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from cryptoviz_assets import jvm
+from cryptoviz_assets.runtime import jvm
 from cryptoviz_assets.settings import Settings
 
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"

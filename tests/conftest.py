@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import Daemon, free_port
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.runtime.processes import Daemon, free_port
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 
 SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
@@ -35,14 +35,6 @@ def interruptible_session() -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def code_location() -> None:
-    """Load the code location once, under the session's own environment, as `dagster dev`
-    would. Schedules and sensors take their intervals from settings at load time, so a test
-    that sets a quiet cron in its environment must not be the first to import it."""
-    import cryptoviz_assets.definitions  # noqa: F401
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,5 +1,5 @@
 """The three statements of the event contract, read independently for tests to compare:
-the JSON Schemas producers validate against (cryptoviz_assets/schemas), the Spark schemas
+the JSON Schemas producers validate against (cryptoviz_assets/contract/schemas), the Spark schemas
 the streaming jobs parse Kafka with (streaming/events.py), and the lake columns dbt declares
 (dbt_project/models/staging/_sources.yml)."""
 
@@ -14,11 +14,11 @@ import yaml
 from deltalake import DeltaTable
 from pyspark.sql import types as T  # noqa: N812
 
-from cryptoviz_assets.collectors.events import SCHEMA_FILES
+from cryptoviz_assets.contract.events import SCHEMA_FILES
 from cryptoviz_assets.settings import PROJECT_ROOT
 from streaming import events
 
-SCHEMAS = PROJECT_ROOT / "cryptoviz_assets" / "schemas"
+SCHEMAS = PROJECT_ROOT / "cryptoviz_assets" / "contract" / "schemas"
 SOURCES_YML = PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
 
 # Event type -> the Spark schema its topic is parsed with, and the lake table it lands in.

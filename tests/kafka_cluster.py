@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from cryptoviz_assets.broker import EmbeddedBroker, broker_answers, new_cluster_id
-from cryptoviz_assets.processes import free_port, wait_until
+from cryptoviz_assets.kafka.broker import EmbeddedBroker, broker_answers, new_cluster_id
+from cryptoviz_assets.runtime.processes import free_port, wait_until
 
 
 @contextlib.contextmanager

@@ -25,10 +25,10 @@ from typing import Any
 import pyarrow as pa
 from deltalake import CommitProperties, write_deltalake
 
-from cryptoviz_assets.collectors.events import event_id
-from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.analytics.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.analytics.warehouse import dbt_environment
+from cryptoviz_assets.contract.events import event_id
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.warehouse import dbt_environment
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAYS = 35

@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import pyspark
 
-from cryptoviz_assets.processes import Daemon, free_port, wait_until
+from cryptoviz_assets.runtime.processes import Daemon, free_port, wait_until
 
 SPARK_HOME = Path(pyspark.__file__).parent
 # An executor's log of each task it starts and ends: "Running task 0.0 in stage 57.0 (TID 82)",

@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka import Producer
 
-from cryptoviz_assets import delta_reader
-from cryptoviz_assets.collectors.events import event_id
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.analytics import delta_reader
+from cryptoviz_assets.contract.events import event_id
+from cryptoviz_assets.runtime.processes import wait_until
 from cryptoviz_assets.settings import Settings
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

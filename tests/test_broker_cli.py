@@ -12,15 +12,15 @@ import psutil
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import free_port
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.runtime.processes import free_port
 
 TOPICS = ["crypto-prices", "crypto-news", "crypto-market-sentiment", "crypto-alerts", "crypto-dlq"]
 
 
 def cryptoviz(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "cryptoviz_assets.cli", *args],
+        [sys.executable, "-m", "cryptoviz_assets.cli.commands", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -101,7 +101,7 @@ def test_start_refuses_a_port_taken_by_something_else(
 ) -> None:
     cli_env["EMBEDDED_KAFKA_PORT"] = str(broker.port)
     result = subprocess.run(
-        [sys.executable, "-m", "cryptoviz_assets.cli", "broker", "start"],
+        [sys.executable, "-m", "cryptoviz_assets.cli.commands", "broker", "start"],
         env=cli_env,
         capture_output=True,
         text=True,

@@ -29,7 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
-from cryptoviz_assets.broker import EmbeddedBroker
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
 from tests.conftest import start_broker
 
 pytestmark = pytest.mark.timeout(120)

@@ -21,9 +21,9 @@ import dagster as dg
 import pytest
 from playwright.sync_api import BrowserContext
 
-from cryptoviz_assets import services
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import free_port, wait_until
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.runtime import services
+from cryptoviz_assets.runtime.processes import free_port, wait_until
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from tests.browser import (
     browser,
@@ -69,7 +69,9 @@ def ui_settings(
 
 def materialize_content(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs on the instance `dagster dev` will show: the topics, then the whole marts build."""
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     monkeypatch.setenv("DAGSTER_HOME", str(services.prepare_dagster_home(settings)))
     with dg.DagsterInstance.get() as instance:
@@ -94,12 +96,12 @@ def dagster_url(ui_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
 @pytest.fixture
 def docs_url(ui_settings: Settings) -> Iterator[str]:
     """`make docs`: generate (catalog from the published snapshot), serve on a free port."""
-    from cryptoviz_assets import docs
+    from cryptoviz_assets.analytics import docs
 
     docs.generate(ui_settings)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", f"from cryptoviz_assets.docs import serve; serve({port})"],
+        [sys.executable, "-c", f"from cryptoviz_assets.analytics.docs import serve; serve({port})"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -22,12 +22,12 @@ from cryptoviz_assets.collectors.base import (
     run_collector,
 )
 from cryptoviz_assets.collectors.binance import BinanceKlinesCollector, split_pair
-from cryptoviz_assets.collectors.events import event_id, iso_utc, validation_error
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import event_id, iso_utc, validation_error
+from cryptoviz_assets.defs.resources import KafkaResource
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
-from cryptoviz_assets.resources import KafkaResource
 from cryptoviz_assets.settings import DEFAULT_BINANCE_SYMBOLS, REPLAY_BINANCE_SYMBOLS, Settings
-from cryptoviz_assets.topics import ensure_topics
 from tests.collector_support import FaultServer, Reply, fast_retries, read_topic
 from tests.conftest import SHARED_FIXTURES
 
@@ -232,7 +232,7 @@ def env(project_env: Settings, monkeypatch: pytest.MonkeyPatch) -> pytest.Monkey
 
 
 def run() -> RunReport:
-    producer: Producer = KafkaResource().producer()
+    producer: Producer = KafkaResource.from_settings(Settings()).producer()
     return run_collector(BinanceKlinesCollector(Settings()), producer)
 
 
@@ -365,7 +365,9 @@ def test_the_collector_job_publishes_the_replayed_depeg_to_the_broker(
 ) -> None:
     """Dagster's collect_binance against the replay server (default pairs and URL of replay
     mode), then a plain run a market minute later: each pair resumes from its cursor."""
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     clock = [PAST]
     app = ReplayApp("market", clock=lambda: clock[0])

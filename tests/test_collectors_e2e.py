@@ -14,7 +14,9 @@ import dagster as dg
 import pytest
 from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
-from cryptoviz_assets.collectors.events import validation_error
+from cryptoviz_assets.collectors.registry import SOURCES
+from cryptoviz_assets.contract.events import validation_error
+from cryptoviz_assets.defs.sources.schedules import collector_schedule
 from cryptoviz_assets.replay.server import ReplayApp, ReplayServer
 from cryptoviz_assets.settings import Settings
 from tests.collector_support import FaultServer, Reply, fast_retries, read_topic
@@ -33,7 +35,9 @@ def replay(project_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[R
 
 
 def run_job(name: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     return defs.get_job_def(name).execute_in_process(instance=instance, raise_on_error=False)
 
@@ -132,7 +136,9 @@ def test_a_failing_source_fails_only_its_own_run(
 
 
 def schedule(name: str) -> dg.ScheduleDefinition:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     return defs.get_schedule_def(name)
 
@@ -140,12 +146,14 @@ def schedule(name: str) -> dg.ScheduleDefinition:
 def test_schedules_run_by_default_at_the_configured_intervals(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cryptoviz_assets import schedules
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     for source in ("COINGECKO", "COINMARKETCAP", "NEWS", "FEAR_GREED", "BINANCE"):
         monkeypatch.delenv(f"{source}_POLL_SECONDS", raising=False)
-    defaults = schedules.collector_schedules(Settings(_env_file=None))  # type: ignore[call-arg]
+    quiet = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = [collector_schedule(source, quiet) for source in SOURCES]
     crons = {s.name: s.cron_schedule for s in defaults}
     assert {s.name for s in defs.schedules} >= set(crons)
     assert crons == {

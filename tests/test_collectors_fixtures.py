@@ -21,10 +21,10 @@ from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rej
 from cryptoviz_assets.collectors.binance import BinanceKlinesCollector
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
-from cryptoviz_assets.collectors.events import validation_error
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
 from cryptoviz_assets.collectors.http import Request, Response
 from cryptoviz_assets.collectors.news import NewsCollector
+from cryptoviz_assets.contract.events import validation_error
 from cryptoviz_assets.settings import Settings
 from tests.conftest import SHARED_FIXTURES
 from tests.test_collectors_parsing import INGEST

@@ -12,10 +12,10 @@ from cryptoviz_assets.collectors import coin_ids
 from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
-from cryptoviz_assets.collectors.events import event_id, validation_error
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
 from cryptoviz_assets.collectors.http import Request, Response
 from cryptoviz_assets.collectors.news import NewsCollector, strip_html
+from cryptoviz_assets.contract.events import event_id, validation_error
 from cryptoviz_assets.replay.market import baseline
 from cryptoviz_assets.replay.recordings import data_bytes
 from cryptoviz_assets.settings import DEFAULT_COIN_IDS, Settings

@@ -12,13 +12,13 @@ from confluent_kafka import Producer
 from cryptoviz_assets.collectors.base import CollectorError, Event, RunReport, run_collector
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
 from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
-from cryptoviz_assets.collectors.events import validation_error
 from cryptoviz_assets.collectors.news import NewsCollector
 from cryptoviz_assets.collectors.publisher import Publisher
+from cryptoviz_assets.contract.events import validation_error
+from cryptoviz_assets.defs.resources import KafkaResource
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.replay.recordings import data_bytes
-from cryptoviz_assets.resources import KafkaResource
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from tests.collector_support import FaultServer, Reply, fast_retries, read_topic
 from tests.test_collectors_parsing import parse, quoted_in
 
@@ -45,7 +45,7 @@ def env(project_env: Settings, monkeypatch: pytest.MonkeyPatch) -> pytest.Monkey
 
 
 def producer() -> Producer:
-    return KafkaResource().producer()
+    return KafkaResource.from_settings(Settings()).producer()
 
 
 def run(collector_type: type, **kwargs: object) -> RunReport:
@@ -246,7 +246,9 @@ def test_unmapped_coins_are_counted_in_the_assets_metadata(
     env: pytest.MonkeyPatch, project_env: Settings, dagster_instance: dg.DagsterInstance
 ) -> None:
     """What the Dagster UI shows on coinmarketcap_prices: how many coins, and which."""
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     body = json.loads(data_bytes("listings_latest_2020-05-07_top20.json"))
     body["data"][5] |= {"slug": "made-up-coin", "symbol": "MUPC", "name": "Made Up Coin"}

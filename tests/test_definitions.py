@@ -14,7 +14,9 @@ from cryptoviz_assets.settings import Settings
 
 
 def test_definitions_load_and_validate() -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
@@ -48,7 +50,9 @@ def test_instance_uses_the_project_dagster_yaml(dagster_instance: dg.DagsterInst
 def test_materialize_kafka_topics_on_a_real_instance(
     project_env: Settings, dagster_instance: dg.DagsterInstance
 ) -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     instance = dagster_instance
     job = defs.resolve_implicit_global_asset_job_def()
@@ -85,20 +89,24 @@ def test_materialize_kafka_topics_on_a_real_instance(
 def test_topics_check_fails_when_a_topic_is_missing(
     project_env: Settings, tmp_path: Path, missing: str
 ) -> None:
-    from cryptoviz_assets.checks import kafka_topics_complete
-    from cryptoviz_assets.resources import KafkaResource
-    from cryptoviz_assets.topics import ensure_topics
+    from cryptoviz_assets.defs.resources import KafkaResource
+    from cryptoviz_assets.defs.streams.assets import kafka_topics_complete
+    from cryptoviz_assets.kafka.topics import ensure_topics
 
     ensure_topics(project_env)
     admin = AdminClient(project_env.kafka_client_config())
     admin.delete_topics([project_env.topics[missing]])[project_env.topics[missing]].result(10)
-    result = kafka_topics_complete(dg.build_asset_check_context(), kafka=KafkaResource())
+    result = kafka_topics_complete(
+        dg.build_asset_check_context(), kafka=KafkaResource.from_settings(project_env)
+    )
     assert not result.passed
     assert result.metadata["problems"].value == {project_env.topics[missing]: "missing"}
 
 
 def test_lake_maintenance_job_and_schedule(dagster_instance: dg.DagsterInstance) -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     job = defs.resolve_job_def("lake_maintenance")
     assert job.tags["cryptoviz/kind"] == "maintenance"
@@ -112,3 +120,46 @@ def test_lake_maintenance_job_and_schedule(dagster_instance: dg.DagsterInstance)
     assert {"key": "cryptoviz/kind", "value": "maintenance", "limit": 1} in (
         limits.tag_concurrency_limits
     )
+
+
+IMPORT_ALL = """
+import importlib, pkgutil, sys
+import cryptoviz_assets
+MODULES = [m.name for m in pkgutil.walk_packages(cryptoviz_assets.__path__, "cryptoviz_assets.")
+           if not m.name.endswith("__main__")]
+"""
+
+
+def test_importing_the_code_location_does_nothing() -> None:
+    """No settings read, no subprocess (a dbt parse), no file opened, no connection made
+    while any module of cryptoviz_assets is imported: definitions are built when loaded."""
+    libraries = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL + "for n in MODULES: importlib.import_module(n)\n"
+         "print('\\n'.join(m for m in sys.modules if not m.startswith('cryptoviz_assets')))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    probe = IMPORT_ALL + (
+        "import builtins, io, socket, subprocess\n"
+        f"for name in {libraries!r}:\n"
+        "    try: importlib.import_module(name)\n"
+        "    except Exception: pass\n"
+        "from cryptoviz_assets import settings\n"
+        "done = []\n"
+        "def refuse(what):\n"
+        "    def _refuse(*args, **kwargs):\n"
+        "        done.append(what)\n"
+        "        raise RuntimeError(what)\n"
+        "    return _refuse\n"
+        "settings.Settings.__init__ = refuse('settings read')\n"
+        "subprocess.Popen.__init__ = refuse('subprocess started')\n"
+        "socket.socket.connect = refuse('connection made')\n"
+        "builtins.open = io.open = refuse('file opened')\n"
+        "for n in MODULES:\n"
+        "    if n != 'cryptoviz_assets.settings': importlib.import_module(n)\n"
+        "print(len(MODULES), sorted(set(done)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    modules, effects = out.stdout.split(" ", 1)
+    assert int(modules) > 50
+    assert effects.strip() == "[]"

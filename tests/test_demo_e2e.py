@@ -23,15 +23,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cryptoviz_assets import services
-from cryptoviz_assets.processes import free_port, terminate_tree, wait_until
+from cryptoviz_assets.runtime import services
+from cryptoviz_assets.runtime.processes import free_port, terminate_tree, wait_until
 from cryptoviz_assets.settings import Settings
 from tests.browser import browser, chromium_available, dagster_asset_graph, dagster_asset_page
 from tests.browser import dbt_docs as dbt_docs_page
 from tests.contracts import lake_disagreements
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the demo alone takes ~5 min
-CLI = [sys.executable, "-m", "cryptoviz_assets.cli"]
+CLI = [sys.executable, "-m", "cryptoviz_assets.cli.commands"]
 LAKE_TABLES_WITH_DATA = [
     "price_ticks",
     "price_bars",

@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.runtime.processes import wait_until
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.kafka_cluster import bootstrap, kafka_cluster

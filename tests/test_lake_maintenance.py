@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from cryptoviz_assets.lake_maintenance import lake_maintenance
+from cryptoviz_assets.defs.lake.maintenance import lake_maintenance
 from cryptoviz_assets.settings import get_settings
 from tests.streaming_support import log_tail
 

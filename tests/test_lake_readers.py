@@ -20,8 +20,8 @@ import pytest
 from confluent_kafka import Producer
 from deltalake import DeltaTable
 
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.streaming_support import (
     LakeReader,
@@ -102,7 +102,9 @@ def test_marts_sql_and_report_read_committed_versions_while_the_stream_writes(
         producer.start()
 
         before = delta_version(ticks_table)
-        from cryptoviz_assets.definitions import defs
+        from cryptoviz_assets.definitions import defs as load_definitions
+
+        defs = load_definitions()
 
         run = defs.resolve_job_def("marts_build").execute_in_process(instance=dagster_instance)
         assert run.success

@@ -26,7 +26,9 @@ def marts_env(monkeypatch: pytest.MonkeyPatch, root: Path) -> Settings:
 
 
 def test_every_model_is_an_asset_downstream_of_the_lake() -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     graph = defs.resolve_asset_graph()
     models = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"}
@@ -43,7 +45,9 @@ def test_every_model_is_an_asset_downstream_of_the_lake() -> None:
 
 
 def test_dbt_tests_and_gx_suites_are_asset_checks() -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     graph = defs.resolve_asset_graph()
     checks = graph.asset_check_keys
@@ -56,7 +60,9 @@ def test_dbt_tests_and_gx_suites_are_asset_checks() -> None:
 
 
 def test_schedule_and_writer_tags() -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     schedule = defs.resolve_schedule_def("marts_build_schedule")
     assert schedule.cron_schedule == Settings().marts_cron
@@ -76,7 +82,9 @@ def test_marts_build_job_builds_checks_and_publishes(
 ) -> None:
     settings = marts_env(monkeypatch, tmp_path)
     write_lake(Path(settings.lake_uri))
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     result = defs.resolve_job_def("marts_build").execute_in_process(instance=dagster_instance)
     assert result.success
@@ -115,7 +123,9 @@ def requested_keys(result: dg.EvaluateAutomationConditionsResult) -> set[dg.Asse
 def test_new_lake_data_triggers_the_rebuild(dagster_instance: dg.DagsterInstance) -> None:
     """Declarative automation: a lake materialization requests its GX gate, the staging
     model and everything below it, down to the published snapshot."""
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     instance = dagster_instance
     idle = dg.evaluate_automation_conditions(defs=defs, instance=instance)

@@ -21,8 +21,8 @@ import duckdb
 import pytest
 from PIL import Image
 
-from cryptoviz_assets import presentation, warehouse
-from cryptoviz_assets.assets.marts import MARTS_FRESHNESS, market_report, warehouse_snapshot
+from cryptoviz_assets.analytics import presentation, warehouse
+from cryptoviz_assets.defs.marts.assets import MARTS_FRESHNESS, market_report, publication
 from tests.marts_lake import built_warehouse
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -176,7 +176,7 @@ def test_the_assets_attach_counts_previews_and_charts(
     shutil.copyfile(published, build_file)
     monkeypatch.setenv("WAREHOUSE_BUILD_PATH", str(build_file))
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "published" / "cryptoviz.duckdb"))
-    result = dg.materialize([warehouse_snapshot, market_report], instance=dagster_instance)
+    result = dg.materialize([publication([]), market_report], instance=dagster_instance)
     assert result.success
     snapshot = result.asset_materializations_for_node("warehouse_snapshot")[0].metadata
     assert snapshot["rows/fct_anomaly_episodes"] == dg.IntMetadataValue(2)
@@ -192,7 +192,9 @@ def test_the_assets_attach_counts_previews_and_charts(
 
 # --- freshness ---------------------------------------------------------------------------
 def test_every_mart_has_the_freshness_policy() -> None:
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     graph = defs.resolve_asset_graph()
     marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
@@ -210,7 +212,9 @@ def freshness(
     from dagster._core.definitions import freshness_evaluator
     from dagster._core.loader import LoadingContextForTest
 
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     monkeypatch.setattr(freshness_evaluator, "get_current_timestamp", lambda: at)
     node = defs.resolve_asset_graph().get(key)

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cryptoviz_assets.processes import Daemon, wait_until
+from cryptoviz_assets.runtime.processes import Daemon, wait_until
 
 # A parent that starts a child which starts a grandchild, then waits: a small process tree.
 TREE = "sleep 300 & (sleep 301 & wait) & wait"
@@ -85,7 +85,7 @@ def test_signals_work_even_when_the_launcher_ignored_them(
     launcher = (
         "import signal, sys\n"
         "from pathlib import Path\n"
-        "from cryptoviz_assets.processes import Daemon\n"
+        "from cryptoviz_assets.runtime.processes import Daemon\n"
         f"{launcher_state}"
         f"Daemon('sleeper', Path({str(tmp_path)!r})).start(['sleep', '300'], "
         f"stop_signal=signal.{stop_signal.name})\n"
@@ -111,7 +111,7 @@ def test_output_goes_to_the_log_file(tmp_path: Path) -> None:
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from cryptoviz_assets.processes import interrupt_on_sigterm, uninterruptible
+from cryptoviz_assets.runtime.processes import interrupt_on_sigterm, uninterruptible
 interrupt_on_sigterm()
 out = Path(sys.argv[1])
 try:

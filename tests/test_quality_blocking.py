@@ -18,7 +18,9 @@ def test_corrupted_lake_blocks_everything_downstream(
     lake = Path(settings.lake_uri)
     write_lake(lake)
     write_ticks(lake, [tick("coingecko", "badcoin", T0.replace(month=4, day=4), -1.0)], "bad")
-    from cryptoviz_assets.definitions import defs
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
 
     result = defs.resolve_job_def("marts_build").execute_in_process(
         instance=dagster_instance, raise_on_error=False

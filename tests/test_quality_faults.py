@@ -18,8 +18,8 @@ import pytest
 
 from cryptoviz_assets.collectors.base import Event, PayloadError, Rejection
 from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
-from cryptoviz_assets.collectors.events import validation_error
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import validation_error
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 from tests.marts_lake import TICK_SCHEMA, make_settings, run_dbt, table, tick, write_table
 

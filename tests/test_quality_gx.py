@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cryptoviz_assets.quality.checks import run_suite
+from cryptoviz_assets.defs.quality.checks import run_suite
 from cryptoviz_assets.quality.suites import LAKE_SUITES, MART_SUITES, SUITES, Suite
 from cryptoviz_assets.settings import Settings
 from tests.marts_lake import (

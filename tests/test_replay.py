@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptoviz_assets.cli.demo import HISTORY_TICKS
 
 from cryptoviz_assets.collectors.news import parse_feed
-from cryptoviz_assets.demo import HISTORY_TICKS
 from cryptoviz_assets.replay import recordings
 from cryptoviz_assets.replay.clock import CatchUpClock
 from cryptoviz_assets.replay.market import CYCLE_TICKS, Market

@@ -124,7 +124,7 @@ def test_secrets_never_printed_or_logged(
         logging.getLogger("cryptoviz.test").info("settings: %s", settings)
     shown.append(caplog.text)
     cli = subprocess.run(
-        [sys.executable, "-m", "cryptoviz_assets.cli", "settings"],
+        [sys.executable, "-m", "cryptoviz_assets.cli.commands", "settings"],
         capture_output=True,
         text=True,
         check=True,

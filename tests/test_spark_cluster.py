@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cryptoviz_assets.processes import wait_until
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.runtime.processes import wait_until
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.spark_cluster import SparkStandalone
 from tests.streaming_support import (

@@ -16,11 +16,12 @@ import psutil
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from cryptoviz_assets.assets.streams import STREAMS
-from cryptoviz_assets.sensors import backoff_seconds, sensors, supervise
+from cryptoviz_assets.defs.runs import STREAM_TAG
+from cryptoviz_assets.defs.streams.jobs import stream_jobs
+from cryptoviz_assets.defs.streams.sensors import backoff_seconds, build_supervisor, supervise
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.stream_runs import STREAM_TAG, stream_jobs
-from cryptoviz_assets.topics import ensure_topics
+from streaming.catalog import STREAMS
 from tests.streaming_support import LakeReader, column, fear_greed_event, produce, wait_for
 
 PRICES = next(s for s in STREAMS if s.name == "prices")
@@ -28,7 +29,7 @@ SENTIMENT = next(s for s in STREAMS if s.name == "market_sentiment")
 
 
 def _run(instance: DagsterInstance, status: DagsterRunStatus) -> dg.DagsterRun:
-    job = stream_jobs["prices"]
+    job = stream_jobs()["prices"]
     run = instance.create_run_for_job(job, status=DagsterRunStatus.STARTED, tags=job.tags)
     if status == DagsterRunStatus.FAILURE:
         instance.report_run_failed(run, "streaming.prices exited with status 1")
@@ -74,7 +75,8 @@ def test_supervisor_starts_skips_and_backs_off(dagster_instance: DagsterInstance
 
 
 def test_sensor_evaluates_against_the_instance(dagster_instance: DagsterInstance) -> None:
-    sensor = next(s for s in sensors if s.name == "supervise_prices_stream")
+    sensor = build_supervisor(PRICES, Settings())
+    assert sensor.name == "supervise_prices_stream"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     result = sensor(dg.build_sensor_context(instance=dagster_instance))
     assert isinstance(result, dg.SensorResult)
@@ -103,7 +105,7 @@ def test_stream_run_reports_progress_and_sensor_restarts_after_a_kill(
         key="index_name",
     )
 
-    job = stream_jobs["market_sentiment"]
+    job = stream_jobs()["market_sentiment"]
     results: list[dg.ExecuteInProcessResult] = []
     thread = threading.Thread(
         target=lambda: results.append(

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from cryptoviz_assets.collectors.binance import kline
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.streaming_support import LakeReader, column, job_env, log_tail, produce, wait_for

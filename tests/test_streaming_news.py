@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cryptoviz_assets.collectors.events import event_id
+from cryptoviz_assets.contract.events import event_id
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from streaming.sentiment import score_many
 from tests.streaming_support import (

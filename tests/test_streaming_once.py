@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance
 
+from cryptoviz_assets.defs.streams.jobs import stream_jobs
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.stream_runs import stream_jobs
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.streaming_support import (
     T0,
@@ -64,7 +64,7 @@ def test_prices_once_lands_what_is_there_and_the_next_run_resumes(
     ]
     produce(settings.bootstrap_servers, settings.topic_prices, [*first, *malformed])
 
-    result = stream_jobs["prices"].execute_in_process(
+    result = stream_jobs()["prices"].execute_in_process(
         instance=dagster_instance,
         run_config={"ops": {"run_prices_stream": {"config": {"once": True}}}},
         raise_on_error=False,

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cryptoviz_assets.kafka.topics import ensure_topics
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.topics import ensure_topics
 from streaming.process import StreamProcess
 from tests.collector_support import read_topic
 from tests.conftest import start_broker

@@ -17,11 +17,11 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from cryptoviz_assets.processes import Daemon, free_port
-from cryptoviz_assets.services import DAGSTER_DAEMON_NAME, start_dagster_dev
+from cryptoviz_assets.defs.runs import STREAM_TAG
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.runtime.processes import Daemon, free_port
+from cryptoviz_assets.runtime.services import DAGSTER_DAEMON_NAME, start_dagster_dev
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.stream_runs import STREAM_TAG
-from cryptoviz_assets.topics import ensure_topics
 from tests.streaming_support import LakeReader, column, fear_greed_event, produce, wait_for
 
 pytestmark = pytest.mark.slow

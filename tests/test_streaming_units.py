@@ -75,7 +75,9 @@ def test_alerts_match_the_contract(spark: SparkSession) -> None:
 
     from cryptoviz_assets.settings import PROJECT_ROOT
 
-    schema = json.loads((PROJECT_ROOT / "cryptoviz_assets/schemas/price_alert.v1.json").read_text())
+    schema = json.loads(
+        (PROJECT_ROOT / "cryptoviz_assets/contract/schemas/price_alert.v1.json").read_text()
+    )
     (alert,) = _alerts(spark, _bar(120.0, 100.0))
     event = {k: v for k, v in alert.items() if k not in ("landed_at", "date")}
     jsonschema.validate(event, schema)

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from cryptoviz_assets.cli import main
-from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
-from cryptoviz_assets.warehouse import ReaderRefusedError, dbt_environment, publish, query
+from cryptoviz_assets.analytics.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.analytics.warehouse import ReaderRefusedError, dbt_environment, publish, query
+from cryptoviz_assets.cli.commands import main
 from tests.marts_lake import Warehouse, built_warehouse
 
 CLI = Path(sys.executable).with_name("cryptoviz")

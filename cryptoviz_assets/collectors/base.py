@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from cryptoviz_assets.collectors.events import utc_now
 from cryptoviz_assets.collectors.http import (
     BudgetRefusedError,
     CircuitOpenError,
@@ -27,6 +26,7 @@ from cryptoviz_assets.collectors.http import (
 )
 from cryptoviz_assets.collectors.publisher import ProducerLike, Publisher, PublishError
 from cryptoviz_assets.collectors.seen import SeenStore
+from cryptoviz_assets.contract.events import utc_now
 from cryptoviz_assets.settings import Settings
 
 

@@ -27,8 +27,8 @@ from cryptoviz_assets.collectors.base import (
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.coin_ids import UnmappedCoinError, coingecko_id_of_asset
 from cryptoviz_assets.collectors.cursors import CursorStore
-from cryptoviz_assets.collectors.events import envelope, iso_utc
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import envelope, iso_utc
 from cryptoviz_assets.settings import Settings
 
 SOURCE = "binance"

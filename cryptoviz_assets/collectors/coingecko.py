@@ -19,8 +19,8 @@ from cryptoviz_assets.collectors.base import (
 )
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.currency import refuse_wrong_currency
-from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import envelope, iso_utc, parse_time
 
 SOURCE = "coingecko"
 MAX_PER_PAGE = 250  # the API's page size limit

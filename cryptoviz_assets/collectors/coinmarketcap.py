@@ -25,8 +25,8 @@ from cryptoviz_assets.collectors.base import (
 from cryptoviz_assets.collectors.budget import Limits
 from cryptoviz_assets.collectors.coin_ids import coingecko_id
 from cryptoviz_assets.collectors.currency import refuse_wrong_currency
-from cryptoviz_assets.collectors.events import envelope, iso_utc, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import envelope, iso_utc, parse_time
 
 SOURCE = "coinmarketcap"
 KEY_HEADER = "X-CMC_PRO_API_KEY"

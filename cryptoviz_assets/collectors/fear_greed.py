@@ -19,8 +19,8 @@ from cryptoviz_assets.collectors.base import (
     records,
 )
 from cryptoviz_assets.collectors.budget import Limits
-from cryptoviz_assets.collectors.events import envelope, iso_date, parse_time
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import envelope, iso_date, parse_time
 from cryptoviz_assets.settings import Settings
 
 SOURCE = "alternative_me"

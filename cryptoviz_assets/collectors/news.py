@@ -23,8 +23,8 @@ from defusedxml.ElementTree import fromstring as safe_fromstring
 
 from cryptoviz_assets.collectors.base import Collector, Event, PayloadError, Rejection, records
 from cryptoviz_assets.collectors.budget import Limits
-from cryptoviz_assets.collectors.events import envelope
 from cryptoviz_assets.collectors.http import Request, Response
+from cryptoviz_assets.contract.events import envelope
 
 _DANGEROUS = re.compile(rb"<!\s*(ENTITY|DOCTYPE)", re.IGNORECASE)
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from cryptoviz_assets.collectors.events import (
+from cryptoviz_assets.contract.events import (
     SCHEMA_VERSION,
     iso_utc,
     utc_now,

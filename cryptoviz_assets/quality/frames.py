@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from cryptoviz_assets import delta_reader
+from cryptoviz_assets.analytics import delta_reader
 from cryptoviz_assets.quality.suites import PANDAS_TYPES, Suite
 from cryptoviz_assets.settings import Settings
 

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from cryptoviz_assets.resources import KafkaResource
-from cryptoviz_assets.topics import ensure_topics
+from cryptoviz_assets.defs.resources import KafkaResource
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.settings import get_settings
 
 
 @dg.asset(
@@ -13,7 +14,7 @@ from cryptoviz_assets.topics import ensure_topics
     description="The project's Kafka topics, created idempotently on the configured broker.",
 )
 def kafka_topics(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.MaterializeResult:
-    settings = kafka.settings()
+    settings = get_settings()
     states = ensure_topics(settings)
     created = [state.name for state in states if state.created]
     if created:
@@ -23,7 +24,7 @@ def kafka_topics(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.
     table = "\n".join(f"| {name} | {parts} | {records} |" for name, parts, records in rows)
     return dg.MaterializeResult(
         metadata={
-            "bootstrap_servers": settings.bootstrap_servers,
+            "bootstrap_servers": kafka.bootstrap_servers,
             "embedded_broker": settings.uses_embedded_broker,
             "topics": dg.MetadataValue.md(
                 "| topic | partitions | records |\n|---|---|---|\n" + table
@@ -33,3 +34,29 @@ def kafka_topics(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.
             "records": {name: records for name, _, records in rows},
         }
     )
+
+
+@dg.asset_check(
+    asset=kafka_topics, blocking=True, description="Every topic exists with its partitions."
+)
+def kafka_topics_complete(kafka: KafkaResource) -> dg.AssetCheckResult:
+    settings = get_settings()
+    existing = kafka.admin().list_topics(timeout=10).topics
+    problems = {}
+    for name in settings.topics.values():
+        if name not in existing:
+            problems[name] = "missing"
+        elif len(existing[name].partitions) < settings.kafka_topic_partitions:
+            problems[name] = f"{len(existing[name].partitions)} partitions"
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "problems": problems or "none",
+            "expected_partitions": settings.kafka_topic_partitions,
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[kafka_topics], asset_checks=[kafka_topics_complete])

@@ -3,21 +3,21 @@
 Each materialization is one collection (fetch -> typed events -> validated publish); the
 metadata shows what it did. A failing source fails only its own asset's run, with the
 reason and the counts as Failure metadata; its DLQ records are already published.
+A source that cannot run at all (no CoinMarketCap key) is observed as skipped, not failed.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
 from cryptoviz_assets.collectors.base import Collector, CollectorError, RunReport, run_collector
-from cryptoviz_assets.collectors.binance import BinanceKlinesCollector
 from cryptoviz_assets.collectors.coin_ids import UNMAPPED
-from cryptoviz_assets.collectors.coingecko import CoinGeckoCollector
-from cryptoviz_assets.collectors.coinmarketcap import CoinMarketCapCollector
 from cryptoviz_assets.collectors.fear_greed import FearGreedCollector
-from cryptoviz_assets.collectors.news import NewsCollector
-from cryptoviz_assets.resources import KafkaResource
-from cryptoviz_assets.topics import ensure_topics
+from cryptoviz_assets.collectors.registry import SOURCES, Source, source
+from cryptoviz_assets.defs.resources import KafkaResource
+from cryptoviz_assets.kafka.topics import ensure_topics
+from cryptoviz_assets.settings import get_settings
 
 GROUP = "sources"
 KINDS = {"kafka", "python"}
@@ -59,8 +59,12 @@ def report_metadata(report: RunReport) -> dict[str, Any]:
 
 def collect(
     context: dg.AssetExecutionContext, kafka: KafkaResource, collector: Collector
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Run one collection; a skip is logged and observed, a failure raises dg.Failure."""
+    if (reason := collector.skip_reason()) is not None:
+        context.log.warning(reason)
+        yield dg.AssetObservation(asset_key=context.asset_key, metadata={"skipped": reason})
+        return
     ensure_topics(collector.settings)  # idempotent: the DLQ must exist before anything fails
     try:
         report = run_collector(collector, kafka.producer())
@@ -75,93 +79,37 @@ def collect(
         f"{collector.name}: fetched {metadata['fetched']}, published {metadata['published']}, "
         f"deduplicated {metadata['deduplicated']}, dead-lettered {metadata['dead_lettered']}"
     )
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(metadata=metadata)
+
+
+def collector_asset(source: Source) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=source.asset,
+        group_name=GROUP,
+        kinds=KINDS,
+        owners=OWNERS,
+        output_required=False,
+        description=source.description,
+    )
+    def _collect(context: dg.AssetExecutionContext, kafka: KafkaResource) -> Iterator[Any]:
+        yield from collect(context, kafka, source.build(get_settings()))
+
+    return _collect
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="CoinGecko coins/markets price ticks for the configured coins -> crypto-prices.",
-)
-def coingecko_prices(
-    context: dg.AssetExecutionContext, kafka: KafkaResource
-) -> dg.MaterializeResult:
-    return collect(context, kafka, CoinGeckoCollector(kafka.settings()))
-
-
-@dg.asset(
+    name=source("fear_greed").backfill,
     group_name=GROUP,
     kinds=KINDS,
     owners=OWNERS,
     output_required=False,
-    description=(
-        "CoinMarketCap listings/latest (top N) price ticks, coin_id mapped to CoinGecko ids "
-        "-> crypto-prices; coins without one are dead-lettered and listed (unmapped_coins). "
-        "Skipped (observed, not failed) without COINMARKETCAP_API_KEY."
-    ),
-)
-def coinmarketcap_prices(context: dg.AssetExecutionContext, kafka: KafkaResource) -> Any:
-    collector = CoinMarketCapCollector(kafka.settings())
-    if (reason := collector.skip_reason()) is not None:
-        context.log.warning(reason)
-        yield dg.AssetObservation(asset_key=context.asset_key, metadata={"skipped": reason})
-        return
-    yield collect(context, kafka, collector)
-
-
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="News articles from the configured RSS feeds (CoinDesk, Cointelegraph) "
-    "-> crypto-news; articles already published are skipped.",
-)
-def crypto_news(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.MaterializeResult:
-    return collect(context, kafka, NewsCollector(kafka.settings()))
-
-
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="Today's alternative.me Fear & Greed index -> crypto-market-sentiment.",
-)
-def fear_greed_index(
-    context: dg.AssetExecutionContext, kafka: KafkaResource
-) -> dg.MaterializeResult:
-    return collect(context, kafka, FearGreedCollector(kafka.settings()))
-
-
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
     description="One-off backfill of the full Fear & Greed history (limit=0) -> "
     "crypto-market-sentiment; days already published are skipped.",
 )
-def fear_greed_history(
-    context: dg.AssetExecutionContext, kafka: KafkaResource
-) -> dg.MaterializeResult:
-    return collect(context, kafka, FearGreedCollector(kafka.settings(), history=True))
+def fear_greed_history(context: dg.AssetExecutionContext, kafka: KafkaResource) -> Iterator[Any]:
+    yield from collect(context, kafka, FearGreedCollector(get_settings(), history=True))
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="Binance closed 1-minute klines (OHLCV) of the configured pairs -> "
-    "crypto-klines, keyed by pair; a pair whose base asset has no CoinGecko id is "
-    "dead-lettered and listed (unmapped_coins). Each pair resumes after its last minute.",
-)
-def binance_klines(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.MaterializeResult:
-    return collect(context, kafka, BinanceKlinesCollector(kafka.settings()))
-
-
-COLLECTOR_ASSETS = {
-    "coingecko": coingecko_prices,
-    "coinmarketcap": coinmarketcap_prices,
-    "news": crypto_news,
-    "fear_greed": fear_greed_index,
-    "binance": binance_klines,
-}
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[*(collector_asset(s) for s in SOURCES), fear_greed_history])

@@ -1,8 +1,8 @@
 """The dbt project as Dagster sees it, with its manifest prepared before anything loads it.
 
-dagster-dbt reads `target/manifest.json` at import time. `make setup` prepares it
-(`python -m cryptoviz_assets.dbt`, a `dbt parse`); when it is missing or older than the
-project's files, `ensure_manifest()` runs the same `dbt parse`
+dagster-dbt reads `target/manifest.json` when the code location builds its definitions.
+`make setup` prepares it (`python -m cryptoviz_assets.analytics.dbt`, a `dbt parse`); when it is
+missing or older than the project's files, `ensure_manifest()` runs the same `dbt parse`
 (offline, a few seconds) under a file lock, so the code location loads outside
 `dagster dev` too and never shows a stale set of models.
 """
@@ -22,7 +22,9 @@ from cryptoviz_assets.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def dbt_executable() -> str:
@@ -46,7 +48,7 @@ def _newest_source_mtime() -> float:
 def ensure_manifest() -> Path:
     """The manifest path, (re)parsing the project first if it is missing or older than
     the project's files (a stale manifest would hide new models and tests from Dagster)."""
-    manifest = dbt_project.manifest_path
+    manifest = dbt_project().manifest_path
     if _is_current(manifest):
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,6 @@ if __name__ == "__main__":  # `make setup`: prepare the manifest once, before an
     print(f"dbt manifest: {ensure_manifest()}")
     # profiles.yml's default extension directory, so a bare `dbt build` in dbt_project/
     # reads the Delta lake offline too (Dagster and the CLI lay out their own first).
-    from cryptoviz_assets.delta_reader import extension_directory
+    from cryptoviz_assets.analytics.delta_reader import extension_directory
 
     print(f"DuckDB extensions: {extension_directory(PROJECT_ROOT / 'var' / 'duckdb_extensions')}")

@@ -1,4 +1,4 @@
-"""The dbt models as Dagster assets, and the published warehouse snapshot after them.
+"""Group "marts": the dbt models as assets, the published warehouse snapshot, the report.
 
 Every dbt model is an asset (group "marts") downstream of the lake tables (dbt source
 `lake` -> keys ["lake", <table>], the streaming jobs' assets); every dbt test is an asset
@@ -6,12 +6,12 @@ check. dbt writes the private build file; `warehouse_snapshot` then publishes it
 readers, so it runs only after the models and their blocking checks succeeded. Both write
 the warehouse, so both take the "duckdb_warehouse" pool (one such step at a time).
 
-Rebuilds: when new lake data lands (declarative automation, sensor `marts_automation`)
-and on the `marts_build_schedule` (MARTS_CRON); both kinds of run carry the writer tag.
+Rebuilds: when new lake data lands (declarative automation) and on a schedule
+(defs/marts/automation.py); both kinds of run carry the writer tag.
 
 What a person sees: `warehouse_snapshot` records every mart's row count; `market_report`
 then reads the published snapshot (read-only, so it needs no writer slot) and attaches
-previews and charts (cryptoviz_assets.presentation). The marts carry a freshness policy:
+previews and charts (cryptoviz_assets.analytics.presentation). The marts carry a freshness policy:
 the schedule rebuilds them hourly, so one older than MARTS_FRESHNESS is overdue.
 """
 
@@ -23,11 +23,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from cryptoviz_assets import warehouse
-from cryptoviz_assets.dbt import dbt_project, ensure_manifest
-from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS
+from cryptoviz_assets.analytics import warehouse
+from cryptoviz_assets.analytics.dbt import dbt_project, ensure_manifest
+from cryptoviz_assets.analytics.warehouse import WAREHOUSE_POOL, WRITER_TAGS
 from cryptoviz_assets.settings import get_settings
-from cryptoviz_assets.warehouse import WAREHOUSE_POOL, WRITER_TAGS
 
 BUILD_TARGET = Path("target") / "dagster-build"  # relative to dbt_project/
 
@@ -94,59 +93,68 @@ class MartsTranslator(DagsterDbtTranslator):
         return REBUILD_FROM_LAKE if reads_lake else REBUILD
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    project=dbt_project,
-    dagster_dbt_translator=MartsTranslator(),
-    name="cryptoviz_dbt",
-    pool=WAREHOUSE_POOL,
-    op_tags=WRITER_TAGS,
-)
-def cryptoviz_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """`dbt build` of the selected models (and their tests) into the private build file."""
-    with warehouse.dbt_environment(get_settings()):
-        # One fixed target folder: builds never overlap (the warehouse pool allows one),
-        # and a folder per build would pile up ~6 MB every time the lake grows.
-        yield from dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream()
+def dbt_models() -> dg.AssetsDefinition:
+    """Every dbt model an asset, every dbt test a check (reads the manifest, parsing the
+    project first if it is stale)."""
 
-
-MART_KEYS = [key for key in cryptoviz_dbt.keys if is_mart(key.path[-1])]
-
-
-@dg.asset(
-    group_name=MARTS_GROUP,
-    deps=MART_KEYS,
-    pool=WAREHOUSE_POOL,
-    op_tags=WRITER_TAGS,
-    kinds={"duckdb"},
-    owners=OWNERS,
-    automation_condition=PUBLISH,
-    freshness_policy=MARTS_FRESHNESS,
-    description="The read-only warehouse snapshot readers query (DUCKDB_PATH), published "
-    "atomically from the dbt build file once the marts and their blocking checks passed.",
-)
-def warehouse_snapshot() -> dg.MaterializeResult:
-    from cryptoviz_assets import presentation  # pandas: loaded when a run needs it
-
-    settings = get_settings()
-    published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
-    with warehouse.connect_read_only(published.path) as con:
-        counts = warehouse.row_counts(con)
-    return dg.MaterializeResult(
-        metadata={
-            "path": str(published.path),
-            "size_bytes": published.bytes,
-            "mart_tables": len(counts),
-            "dagster/row_count": sum(counts.values()),
-            "row_counts": dg.MetadataValue.md(presentation.row_counts_markdown(counts)),
-            **{f"rows/{name}": dg.MetadataValue.int(n) for name, n in counts.items()},
-        }
+    @dbt_assets(
+        manifest=ensure_manifest(),
+        project=dbt_project(),
+        dagster_dbt_translator=MartsTranslator(),
+        name="cryptoviz_dbt",
+        pool=WAREHOUSE_POOL,
+        op_tags=WRITER_TAGS,
     )
+    def cryptoviz_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """`dbt build` of the selected models (and their tests) into the private build file."""
+        with warehouse.dbt_environment(get_settings()):
+            # One fixed target folder: builds never overlap (the warehouse pool allows one),
+            # and a folder per build would pile up ~6 MB every time the lake grows.
+            yield from dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream()
+
+    return cryptoviz_dbt
+
+
+def publication(marts: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The snapshot readers query, published after the `marts`."""
+
+    @dg.asset(
+        name="warehouse_snapshot",
+        group_name=MARTS_GROUP,
+        deps=marts,
+        pool=WAREHOUSE_POOL,
+        op_tags=WRITER_TAGS,
+        kinds={"duckdb"},
+        owners=OWNERS,
+        automation_condition=PUBLISH,
+        freshness_policy=MARTS_FRESHNESS,
+        description="The read-only warehouse snapshot readers query (DUCKDB_PATH), published "
+        "atomically from the dbt build file once the marts and their blocking checks passed.",
+    )
+    def warehouse_snapshot() -> dg.MaterializeResult:
+        from cryptoviz_assets.analytics import presentation  # pandas: loaded when a run needs it
+
+        settings = get_settings()
+        published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
+        with warehouse.connect_read_only(published.path) as con:
+            counts = warehouse.row_counts(con)
+        return dg.MaterializeResult(
+            metadata={
+                "path": str(published.path),
+                "size_bytes": published.bytes,
+                "mart_tables": len(counts),
+                "dagster/row_count": sum(counts.values()),
+                "row_counts": dg.MetadataValue.md(presentation.row_counts_markdown(counts)),
+                **{f"rows/{name}": dg.MetadataValue.int(n) for name, n in counts.items()},
+            }
+        )
+
+    return warehouse_snapshot
 
 
 @dg.asset(
     group_name=MARTS_GROUP,
-    deps=[warehouse_snapshot],
+    deps=["warehouse_snapshot"],
     kinds={"duckdb", "matplotlib"},
     owners=OWNERS,
     automation_condition=REBUILD,
@@ -157,7 +165,7 @@ def warehouse_snapshot() -> dg.MaterializeResult:
     "Fear & Greed index over the last year).",
 )
 def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from cryptoviz_assets import presentation  # pandas and matplotlib: loaded when run
+    from cryptoviz_assets.analytics import presentation  # pandas and matplotlib: loaded when run
 
     report = presentation.build_report(get_settings().warehouse_path)
     context.log.info(f"market report over {len(report.row_counts)} marts")
@@ -177,35 +185,8 @@ def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-# The marts and the lake quality gates that must pass before they build.
-MARTS_SELECTION = dg.AssetSelection.groups(MARTS_GROUP) | dg.AssetSelection.checks(*LAKE_CHECK_KEYS)
-
-marts_build_job = dg.define_asset_job(
-    "marts_build",
-    selection=MARTS_SELECTION,
-    tags=WRITER_TAGS,
-    description="Rebuild every model, run the dbt tests and GX checks, publish the snapshot.",
-)
-
-marts_schedule = dg.ScheduleDefinition(
-    name="marts_build_schedule",
-    job=marts_build_job,
-    cron_schedule=get_settings().marts_cron,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-
-# Evaluates REBUILD for the marts (and the lake gates that run with them) every 30 s; its
-# runs carry the writer tag like the scheduled ones. On by default, unlike Dagster's own.
-marts_automation = dg.AutomationConditionSensorDefinition(
-    "marts_automation",
-    target=MARTS_SELECTION,
-    run_tags=WRITER_TAGS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Rebuilds the marts when new lake data lands and the lake quality gates pass.",
-)
-
-jobs = [marts_build_job]
-schedules = [marts_schedule]
-sensors = [marts_automation]
+@dg.definitions
+def defs() -> dg.Definitions:
+    models = dbt_models()
+    marts = [key for key in models.keys if is_mart(key.path[-1])]
+    return dg.Definitions(assets=[models, publication(marts), market_report])

@@ -13,10 +13,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from cryptoviz_assets.broker import EmbeddedBroker, broker_answers
-from cryptoviz_assets.processes import Daemon, port_in_use, wait_until
+from cryptoviz_assets.kafka.broker import EmbeddedBroker, broker_answers
+from cryptoviz_assets.kafka.topics import TopicState, ensure_topics
+from cryptoviz_assets.runtime.processes import Daemon, port_in_use, wait_until
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
-from cryptoviz_assets.topics import TopicState, ensure_topics
 
 DAGSTER_DAEMON_NAME = "dagster-dev"
 REPLAY_DAEMON_NAME = "replay-server"

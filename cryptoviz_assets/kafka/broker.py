@@ -21,8 +21,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from cryptoviz_assets import jvm
-from cryptoviz_assets.processes import Daemon, port_in_use, wait_until
+from cryptoviz_assets.runtime import jvm
+from cryptoviz_assets.runtime.processes import Daemon, port_in_use, wait_until
 from cryptoviz_assets.settings import PROJECT_ROOT, Settings
 
 READY_TIMEOUT_SECONDS = 60.0

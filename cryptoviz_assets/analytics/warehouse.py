@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from cryptoviz_assets import delta_reader
+from cryptoviz_assets.analytics import delta_reader
 from cryptoviz_assets.settings import Settings, environment
 
 # Every step that opens the build file (dbt, the mart checks, publishing) takes this pool,

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from cryptoviz_assets.analytics.warehouse import WAREHOUSE_POOL
 from cryptoviz_assets.quality.frames import load_frame
 from cryptoviz_assets.quality.suites import SUITES, Suite
 from cryptoviz_assets.quality.validation import Outcome, validate
 from cryptoviz_assets.settings import Settings, get_settings
-from cryptoviz_assets.warehouse import WAREHOUSE_POOL
 
 
 def run_suite(suite: Suite, settings: Settings) -> dg.AssetCheckResult:
@@ -84,4 +84,6 @@ def build_check(suite: Suite) -> dg.AssetChecksDefinition:
     return _check
 
 
-gx_checks = [build_check(suite) for suite in SUITES]
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=[build_check(suite) for suite in SUITES])

@@ -12,9 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from cryptoviz_assets.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.analytics.dbt import DBT_PROJECT_DIR, dbt_executable, project_flags
+from cryptoviz_assets.analytics.warehouse import dbt_env
 from cryptoviz_assets.settings import Settings
-from cryptoviz_assets.warehouse import dbt_env
 
 DOCS_TARGET = DBT_PROJECT_DIR / "target" / "docs"
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import click
 
-from cryptoviz_assets import services
-from cryptoviz_assets.broker import EmbeddedBroker
-from cryptoviz_assets.processes import Daemon
+from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.runtime import services
+from cryptoviz_assets.runtime.processes import Daemon
 from cryptoviz_assets.settings import get_settings
 
 
@@ -79,7 +79,7 @@ def show_settings() -> None:
 @click.option("--no-ui", is_flag=True, help="Run the pipeline once, print a summary and exit.")
 def demo(no_ui: bool) -> None:
     """Start the services, run the offline demo pipeline, then start dagster dev."""
-    from cryptoviz_assets.demo import (
+    from cryptoviz_assets.cli.demo import (
         HISTORY_TICKS,
         format_summary,
         release_market,
@@ -126,7 +126,7 @@ def sql(statement: str, max_rows: int) -> None:
 
     The snapshot only: no file is read or written, no database attached, no extension loaded.
     """
-    from cryptoviz_assets.warehouse import ReaderRefusedError, query
+    from cryptoviz_assets.analytics.warehouse import ReaderRefusedError, query
 
     path = get_settings().warehouse_path
     try:
@@ -178,7 +178,7 @@ def _cell(value: object) -> str:
 @click.option("--no-serve", is_flag=True, help="Only generate the docs.")
 def docs(port: int, no_serve: bool) -> None:
     """Generate the dbt docs (offline) and serve them on 127.0.0.1."""
-    from cryptoviz_assets import docs as dbt_docs
+    from cryptoviz_assets.analytics import docs as dbt_docs
 
     index = dbt_docs.generate(get_settings())
     click.echo(f"dbt docs generated: {index}")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from cryptoviz_assets.warehouse import connect_read_only, row_counts
+from cryptoviz_assets.analytics.warehouse import connect_read_only, row_counts
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

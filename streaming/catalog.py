@@ -1,29 +1,29 @@
-"""The lake tables the streaming jobs write, as assets Dagster can see and track.
+"""The streaming jobs: the topics each reads and the lake tables each writes.
 
-The Spark jobs (streaming/) write these tables continuously; Dagster does not compute them
-on demand, so they are asset specs, kept up to date by the supervised streaming runs
-(cryptoviz_assets.stream_runs), which record a materialization whenever rows land and an
-observation of the job's progress (rates, offsets behind, last batch).
+Plain data, read by the Dagster code location (assets, jobs, supervisors) and the demo;
+a source's events reach the lake through the stream that reads its topic.
 Table and column reference: streaming/README.md.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-import dagster as dg
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Stream:
-    """One long-running streaming job and the lake tables it writes."""
+    """One long-running streaming job (the module streaming.<name>)."""
 
-    name: str  # streaming.<name> is the job module
-    tables: tuple[str, ...]
+    name: str
+    topics: tuple[str, ...]  # topic roles it reads (keys of Settings.topics)
+    tables: tuple[str, ...]  # lake tables it writes
     description: str
 
 
 STREAMS: tuple[Stream, ...] = (
     Stream(
         "prices",
+        ("prices", "klines"),
         (
             "price_ticks",
             "price_quarantine",
@@ -37,22 +37,17 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream(
         "news",
+        ("news",),
         ("news_articles", "news_quarantine"),
         "News articles with sentiment and coin tags from crypto-news.",
     ),
     Stream(
         "market_sentiment",
+        ("market_sentiment",),
         ("market_sentiment", "market_sentiment_quarantine"),
         "Fear & Greed index from crypto-market-sentiment.",
     ),
 )
-
-# The collector assets whose events each stream reads: the lineage runs from API to lake.
-COLLECTORS_OF = {
-    "prices": ["coingecko_prices", "coinmarketcap_prices", "binance_klines"],
-    "news": ["crypto_news"],
-    "market_sentiment": ["fear_greed_index", "fear_greed_history"],
-}
 
 TABLE_DESCRIPTIONS = {
     "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
@@ -66,25 +61,3 @@ TABLE_DESCRIPTIONS = {
     "market_sentiment": "Fear & Greed index values, one row per index date.",
     "market_sentiment_quarantine": "crypto-market-sentiment records that failed validation.",
 }
-
-_lake_table_specs = [
-    dg.AssetSpec(
-        key=dg.AssetKey(["lake", table]),
-        description=TABLE_DESCRIPTIONS[table],
-        group_name="lake",
-        kinds={"spark", "delta"},
-        owners=["team:streaming"],
-        deps=["kafka_topics", *COLLECTORS_OF[stream.name]],
-        tags={"cryptoviz/stream": stream.name},
-        metadata={
-            "stream_job": f"streaming.{stream.name}",
-            "layout": f"<lake>/{table}: a Delta table partitioned by date",
-        },
-    )
-    for stream in STREAMS
-    for table in stream.tables
-]
-
-
-# Not executable by Dagster (Spark writes them); loaded with the other assets of the package.
-lake_tables = dg.AssetsDefinition(specs=_lake_table_specs)

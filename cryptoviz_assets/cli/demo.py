@@ -28,12 +28,13 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptoviz_assets import delta_reader, services
+from cryptoviz_assets.analytics import delta_reader
+from cryptoviz_assets.runtime import services
 from cryptoviz_assets.settings import Settings, environment
+from streaming.catalog import STREAMS
 
 HISTORY_TICKS = 40
 NEWS_EVERY_TICKS = 5
-STREAMS = ("prices", "news", "market_sentiment")
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -69,7 +70,7 @@ class _Runner:
 
         from cryptoviz_assets.definitions import defs
 
-        self.defs = defs
+        self.defs = defs()
         self.instance = dg.DagsterInstance.get()
         self.report = report
         self.say = say
@@ -147,8 +148,8 @@ def _run(settings: Settings, say: Callable[[str], None]) -> DemoReport:
 
     say("3/4 Streaming jobs, once each: Kafka -> Spark -> lake")
     for stream in STREAMS:
-        op_config = {"ops": {f"run_{stream}_stream": {"config": {"once": True}}}}
-        runner.run(f"stream_{stream}", run_config=op_config)
+        op_config = {"ops": {f"run_{stream.name}_stream": {"config": {"once": True}}}}
+        runner.run(f"stream_{stream.name}", run_config=op_config)
 
     say("4/4 Marts: dbt build, dbt tests, Great Expectations, publish")
     runner.run("marts_build")
@@ -189,12 +190,11 @@ def release_market(settings: Settings) -> None:
 
 
 def _count_rows(settings: Settings, report: DemoReport) -> None:
-    from cryptoviz_assets.assets.streams import STREAMS as LAKE_STREAMS
-    from cryptoviz_assets.warehouse import MARTS_SCHEMA, connect_read_only, row_counts
+    from cryptoviz_assets.analytics.warehouse import MARTS_SCHEMA, connect_read_only, row_counts
 
     lake = settings.lake_uri.rstrip("/")
     with delta_reader.connect() as con:
-        for stream in LAKE_STREAMS:
+        for stream in STREAMS:
             for table in stream.tables:
                 count = 0
                 if delta_reader.table_exists(con, f"{lake}/{table}"):

@@ -1,6 +1,6 @@
 """The event contract in code: load the JSON Schemas, build ids and timestamps, validate.
 
-The schemas in `cryptoviz_assets/schemas` are the single source of truth; producers
+The schemas in `cryptoviz_assets/contract/schemas` are the single source of truth; producers
 validate every record against them before it reaches Kafka.
 """
 
@@ -31,7 +31,9 @@ SCHEMA_FILES = {
 @cache
 def validator(record_type: str) -> Draft202012Validator:
     """A cached validator for one record type, with format checking switched on."""
-    text = files("cryptoviz_assets.schemas").joinpath(SCHEMA_FILES[record_type]).read_text()
+    text = (
+        files("cryptoviz_assets.contract.schemas").joinpath(SCHEMA_FILES[record_type]).read_text()
+    )
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)

@@ -1,4 +1,4 @@
-"""Sensors: the streaming jobs' supervisor.
+"""The streaming jobs' supervisor: one sensor per stream, `supervise_<name>_stream`.
 
 One sensor per streaming job keeps it alive. It asks only the Dagster instance (never
 Kafka, so a tick cannot hang on a broker): is a run of this stream queued or in progress?
@@ -16,23 +16,13 @@ import time
 import dagster as dg
 from dagster import DagsterRunStatus, RunsFilter
 
-from cryptoviz_assets.assets.streams import STREAMS, Stream
-from cryptoviz_assets.settings import get_settings
-from cryptoviz_assets.stream_runs import STREAM_TAG, job_name, stream_jobs
+from cryptoviz_assets.defs.runs import STREAM_TAG, UNFINISHED
+from cryptoviz_assets.defs.streams.jobs import job_name
+from cryptoviz_assets.settings import Settings, get_settings
+from streaming.catalog import STREAMS, Stream
 
 BACKOFF_MAX_SECONDS = 600.0
 HISTORY = 20
-# A run in one of these has not finished: queued (waiting for the run queue) or in progress.
-# It owns its stream here, and holds back its collector's next run in schedules.py.
-UNFINISHED = frozenset(
-    {
-        DagsterRunStatus.QUEUED,
-        DagsterRunStatus.STARTING,
-        DagsterRunStatus.STARTED,
-        DagsterRunStatus.CANCELING,
-        DagsterRunStatus.SUSPENDED,
-    }
-)
 
 
 def backoff_seconds(consecutive_failures: int, base: float) -> float:
@@ -82,19 +72,19 @@ def supervise(
     )
 
 
-def supervised_streams() -> set[str]:
+def supervised_streams(settings: Settings) -> set[str]:
     """The streams whose supervisor is on by default (STREAM_SUPERVISED)."""
-    return {name.strip() for name in get_settings().stream_supervised.split(",") if name.strip()}
+    return {name.strip() for name in settings.stream_supervised.split(",") if name.strip()}
 
 
-def build_supervisor(stream: Stream) -> dg.SensorDefinition:
+def build_supervisor(stream: Stream, settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"supervise_{stream.name}_stream",
-        job=stream_jobs[stream.name],
-        minimum_interval_seconds=get_settings().stream_supervisor_interval_seconds,
+        job_name=job_name(stream),
+        minimum_interval_seconds=settings.stream_supervisor_interval_seconds,
         default_status=(
             dg.DefaultSensorStatus.RUNNING
-            if stream.name in supervised_streams()
+            if stream.name in supervised_streams(settings)
             else dg.DefaultSensorStatus.STOPPED
         ),
         description=f"Keeps streaming.{stream.name} running; restarts it with backoff.",
@@ -111,5 +101,7 @@ def build_supervisor(stream: Stream) -> dg.SensorDefinition:
     return _supervise
 
 
-jobs: list[dg.JobDefinition] = list(stream_jobs.values())
-sensors: list[dg.SensorDefinition] = [build_supervisor(stream) for stream in STREAMS]
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = get_settings()
+    return dg.Definitions(sensors=[build_supervisor(stream, settings) for stream in STREAMS])

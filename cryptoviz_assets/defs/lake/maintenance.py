@@ -13,8 +13,9 @@ from typing import Any
 
 import dagster as dg
 
+from cryptoviz_assets.defs.runs import KIND_TAG
+from cryptoviz_assets.defs.streams.pipes import run_job_process
 from cryptoviz_assets.settings import get_settings
-from cryptoviz_assets.stream_runs import KIND_TAG, run_job_process
 
 MAINTENANCE_TAGS = {KIND_TAG: "maintenance"}
 
@@ -43,14 +44,14 @@ def lake_maintenance() -> None:
     compact_and_vacuum_lake()
 
 
-lake_maintenance_schedule = dg.ScheduleDefinition(
-    name="lake_maintenance_schedule",
-    job=lake_maintenance,
-    cron_schedule=get_settings().lake_maintenance_cron,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Compacts and vacuums the lake daily, while the streams keep writing.",
-)
-
-jobs = [lake_maintenance]
-schedules = [lake_maintenance_schedule]
+@dg.definitions
+def defs() -> dg.Definitions:
+    schedule = dg.ScheduleDefinition(
+        name="lake_maintenance_schedule",
+        job=lake_maintenance,
+        cron_schedule=get_settings().lake_maintenance_cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Compacts and vacuums the lake daily, while the streams keep writing.",
+    )
+    return dg.Definitions(jobs=[lake_maintenance], schedules=[schedule])

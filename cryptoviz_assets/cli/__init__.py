@@ -1,0 +1,1 @@
+"""The `cryptoviz` command (commands.py) and the offline demo it runs (demo.py)."""

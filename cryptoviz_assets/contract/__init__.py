@@ -1,0 +1,1 @@
+"""The event contract: JSON Schemas (schemas/) and the code that builds and validates events."""

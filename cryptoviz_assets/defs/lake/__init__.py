@@ -1,0 +1,1 @@
+"""Group "lake": the Delta tables the streams write, and their scheduled maintenance."""

@@ -1,0 +1,1 @@
+"""Group "marts": dbt models, the published warehouse snapshot, the market report."""

@@ -1,0 +1,1 @@
+"""The Great Expectations suites (cryptoviz_assets.quality) as blocking asset checks."""

@@ -1,0 +1,1 @@
+"""Group "sources": one collector asset per source, its job and its schedule."""

@@ -1,0 +1,1 @@
+"""Running the platform's processes locally: PID-file daemons, the JVM's jars, the services."""
