@@ -28,3 +28,19 @@ def test_readme_commands_exist_in_the_makefile() -> None:
         assert command in targets, f"README mentions `make {command}`, the Makefile lacks it"
     ci = (PROJECT_ROOT / ".ci" / "run").read_text()
     assert "\nmake test\n" in ci
+
+
+def test_layout_table_matches_the_tree() -> None:
+    """Every path the layout table names exists, and every package of the code location
+    and every domain folder under defs/ is in it."""
+    section = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (`[^|]+`) \|", section, flags=re.MULTILINE)
+    listed = {path.rstrip("/") for row in rows for path in re.findall(r"`([^`]+)`", row)}
+    for path in listed:
+        assert (PROJECT_ROOT / path).exists(), f"the README's layout names {path}: not found"
+    package = PROJECT_ROOT / "cryptoviz_assets"
+    folders = [p for p in (*package.iterdir(), *(package / "defs").iterdir()) if p.is_dir()]
+    for folder in folders:
+        if (folder / "__init__.py").exists() and folder.name != "defs":
+            relative = str(folder.relative_to(PROJECT_ROOT))
+            assert relative in listed, f"{relative} is missing from the README's layout"
