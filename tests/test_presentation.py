@@ -23,6 +23,8 @@ from PIL import Image
 
 from cryptoviz_assets.analytics import presentation, warehouse
 from cryptoviz_assets.defs.marts.assets import MARTS_FRESHNESS, market_report, publication
+from cryptoviz_assets.defs.resources import WarehouseResource
+from cryptoviz_assets.settings import Settings
 from tests.marts_lake import built_warehouse
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -176,7 +178,11 @@ def test_the_assets_attach_counts_previews_and_charts(
     shutil.copyfile(published, build_file)
     monkeypatch.setenv("WAREHOUSE_BUILD_PATH", str(build_file))
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "published" / "cryptoviz.duckdb"))
-    result = dg.materialize([publication([]), market_report], instance=dagster_instance)
+    result = dg.materialize(
+        [publication([]), market_report],
+        instance=dagster_instance,
+        resources={"warehouse": WarehouseResource.from_settings(Settings())},
+    )
     assert result.success
     snapshot = result.asset_materializations_for_node("warehouse_snapshot")[0].metadata
     assert snapshot["rows/fct_anomaly_episodes"] == dg.IntMetadataValue(2)

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptoviz_assets.cli.demo import HISTORY_TICKS
 
+from cryptoviz_assets.cli.demo import HISTORY_TICKS
 from cryptoviz_assets.collectors.news import parse_feed
 from cryptoviz_assets.replay import recordings
 from cryptoviz_assets.replay.clock import CatchUpClock

@@ -1,8 +1,8 @@
-"""The resources assets ask for by name: `kafka` (clients for one cluster) and `dbt`.
+"""The resources assets ask for by name: `kafka`, `warehouse` and `dbt`.
 
-Their configuration is their fields. Each Kafka field set in the environment is an
-`EnvVar`, so the UI shows which variable configures it and never a secret's value; unset
-ones take the settings' default (the embedded broker on loopback).
+Their configuration is their fields. Each field whose variable is set in the environment
+is an `EnvVar`, so the UI shows which variable configures it and never a secret's value;
+unset ones take the settings' default (the embedded broker on loopback, files in var/).
 """
 
 from __future__ import annotations
@@ -18,6 +18,19 @@ from dagster_dbt import DbtCliResource
 
 from cryptoviz_assets.analytics.dbt import dbt_executable, dbt_project
 from cryptoviz_assets.settings import Settings, get_settings
+
+
+def fields_of(values: dict[str, Any], variables: dict[str, str], env_vars: bool) -> dict[str, Any]:
+    """A resource's fields: each one's `EnvVar` if asked for and its variable is set, else
+    its value from the settings (fields without a value are left out)."""
+    fields: dict[str, Any] = {}
+    for field, variable in variables.items():
+        if env_vars and os.environ.get(variable):
+            fields[field] = dg.EnvVar(variable)
+        elif values.get(field) is not None:
+            fields[field] = values[field]
+    return fields
+
 
 # Field -> (environment variable, librdkafka key)
 KAFKA_FIELDS = {
@@ -51,13 +64,9 @@ class KafkaResource(dg.ConfigurableResource):
         """The cluster `settings` describe; with `env_vars`, each field set in the
         environment as its `EnvVar`."""
         config = settings.kafka_client_config()
-        fields: dict[str, Any] = {}
-        for field, (variable, key) in KAFKA_FIELDS.items():
-            if env_vars and os.environ.get(variable):
-                fields[field] = dg.EnvVar(variable)
-            elif key in config:
-                fields[field] = config[key]
-        return cls(**fields)
+        values = {field: config.get(key) for field, (_, key) in KAFKA_FIELDS.items()}
+        variables = {field: variable for field, (variable, _) in KAFKA_FIELDS.items()}
+        return cls(**fields_of(values, variables, env_vars))
 
     def client_config(self) -> dict[str, Any]:
         """librdkafka settings; they hold secrets in clear text: never log them."""
@@ -95,11 +104,29 @@ class KafkaResource(dg.ConfigurableResource):
             consumer.close()
 
 
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse: the private file dbt builds, and the snapshot readers query."""
+
+    path: str  # the published, read-only snapshot
+    build_path: str  # the file dbt writes; published to `path` after a build
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, env_vars: bool = False) -> WarehouseResource:
+        values = {
+            "path": str(settings.warehouse_path),
+            "build_path": str(settings.warehouse_build_file),
+        }
+        variables = {"path": "DUCKDB_PATH", "build_path": "WAREHOUSE_BUILD_PATH"}
+        return cls(**fields_of(values, variables, env_vars))
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
+    settings = get_settings()
     return dg.Definitions(
         resources={
-            "kafka": KafkaResource.from_settings(get_settings(), env_vars=True),
+            "kafka": KafkaResource.from_settings(settings, env_vars=True),
+            "warehouse": WarehouseResource.from_settings(settings, env_vars=True),
             "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
         }
     )

@@ -23,9 +23,16 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from cryptoviz_assets.analytics import warehouse
 from cryptoviz_assets.analytics.dbt import dbt_project, ensure_manifest
-from cryptoviz_assets.analytics.warehouse import WAREHOUSE_POOL, WRITER_TAGS
+from cryptoviz_assets.analytics.warehouse import (
+    WAREHOUSE_POOL,
+    WRITER_TAGS,
+    connect_read_only,
+    dbt_environment,
+    publish,
+    row_counts,
+)
+from cryptoviz_assets.defs.resources import WarehouseResource
 from cryptoviz_assets.settings import get_settings
 
 BUILD_TARGET = Path("target") / "dagster-build"  # relative to dbt_project/
@@ -107,7 +114,7 @@ def dbt_models() -> dg.AssetsDefinition:
     )
     def cryptoviz_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         """`dbt build` of the selected models (and their tests) into the private build file."""
-        with warehouse.dbt_environment(get_settings()):
+        with dbt_environment(get_settings()):
             # One fixed target folder: builds never overlap (the warehouse pool allows one),
             # and a folder per build would pile up ~6 MB every time the lake grows.
             yield from dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream()
@@ -131,13 +138,12 @@ def publication(marts: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description="The read-only warehouse snapshot readers query (DUCKDB_PATH), published "
         "atomically from the dbt build file once the marts and their blocking checks passed.",
     )
-    def warehouse_snapshot() -> dg.MaterializeResult:
+    def warehouse_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
         from cryptoviz_assets.analytics import presentation  # pandas: loaded when a run needs it
 
-        settings = get_settings()
-        published = warehouse.publish(settings.warehouse_build_file, settings.warehouse_path)
-        with warehouse.connect_read_only(published.path) as con:
-            counts = warehouse.row_counts(con)
+        published = publish(Path(warehouse.build_path), Path(warehouse.path))
+        with connect_read_only(published.path) as con:
+            counts = row_counts(con)
         return dg.MaterializeResult(
             metadata={
                 "path": str(published.path),
@@ -164,10 +170,12 @@ def publication(marts: list[dg.AssetKey]) -> dg.AssetsDefinition:
     "and 30-period moving averages and anomaly markers, news sentiment against price, the "
     "Fear & Greed index over the last year).",
 )
-def market_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def market_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     from cryptoviz_assets.analytics import presentation  # pandas and matplotlib: loaded when run
 
-    report = presentation.build_report(get_settings().warehouse_path)
+    report = presentation.build_report(Path(warehouse.path))
     context.log.info(f"market report over {len(report.row_counts)} marts")
     return dg.MaterializeResult(
         metadata={
