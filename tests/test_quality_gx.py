@@ -4,6 +4,7 @@ corrupted data. The marts' expectations are dbt tests (test_quality_marts.py).""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,6 +78,46 @@ def test_every_lake_table_has_a_suite_and_every_mart_its_dbt_tests() -> None:
         kinds = {t.kind for t in tests if t.on == mart and t.severity == "ERROR"}
         assert {"column_types", "not_null"} <= kinds, mart
         assert kinds & {"unique", "unique_combination"}, mart
+
+
+# The dbt test that would state a GX expectation again; table-level ones have no column.
+DBT_KIND = {
+    "ExpectColumnValuesToBeInTypeList": "column_types",
+    "ExpectColumnMaxToBeBetween": "fresh",
+    "ExpectColumnValuesToNotBeNull": "not_null",
+    "ExpectColumnValuesToBeBetween": "between",
+    "ExpectColumnValuesToBeInSet": "accepted_values",
+    "ExpectColumnValuesToBeUnique": "unique",
+    "ExpectCompoundColumnsToBeUnique": "unique_combination",
+    "ExpectTableRowCountToBeBetween": "not_empty",
+}
+TABLE_LEVEL = {"column_types", "unique_combination", "not_empty"}
+# Not a repeat: the lake may hold an article twice (its GX uniqueness only warns), the
+# staging model keeps the first landing, and its dbt test checks that.
+STAGING_OWN = {("stg_news_articles", "unique", "event_id")}
+
+
+def test_no_expectation_is_stated_twice() -> None:
+    """A lake table's expectations are its GX suite's: no dbt test on its source, nor on the
+    staging model that reads it, states one again (and the source has no dbt freshness)."""
+    manifest = ensure_manifest()
+    tests = dbt_tests(manifest)
+    sources = json.loads(manifest.read_text())["sources"]
+    for suite in LAKE_SUITES:
+        gx = set()
+        for expect in suite.all_expectations():
+            kind = DBT_KIND[expect.kind]  # a new kind of expectation needs its dbt name here
+            gx.add((kind, None if kind in TABLE_LEVEL else expect.kwargs["column"]))
+        source = f"source.cryptoviz.lake.{suite.table}"
+        readers = {source, f"model.cryptoviz.stg_{suite.table}"}
+        dbt = {
+            (t.kind, t.column)
+            for t in tests
+            if t.node in readers and (t.on, t.kind, t.column) not in STAGING_OWN
+        }
+        assert gx & dbt == set(), suite.table
+        freshness = sources[source]["freshness"] or {}
+        assert not any((freshness.get(w) or {}).get("count") for w in ("warn_after", "error_after"))
 
 
 def test_stale_lake_only_warns(good: Settings) -> None:
