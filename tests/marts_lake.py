@@ -14,6 +14,7 @@ several commits (Delta versions) per table. Coins, one concern each:
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 from collections.abc import Iterable
@@ -370,3 +371,50 @@ def built_warehouse(root_factory: Any) -> Warehouse:
         build(settings, target)
         _BUILT["full"] = Warehouse(settings, target)
     return _BUILT["full"]
+
+
+# --- dbt's tests, as its manifest states them -----------------------------------------------
+@dataclass(frozen=True)
+class DbtTest:
+    """One dbt test: its kind (not_null, between, ... or a singular test's own name), the model
+    or lake source it is attached to, its column if any, and its severity (ERROR or WARN)."""
+
+    unique_id: str
+    kind: str
+    node: str  # e.g. model.cryptoviz.fct_news_articles, source.cryptoviz.lake.price_ticks
+    column: str | None
+    severity: str
+
+    @property
+    def on(self) -> str:
+        """The model's name, or the lake table's."""
+        return self.node.rsplit(".", 1)[-1]
+
+
+def dbt_tests(manifest: Path) -> list[DbtTest]:
+    tests = []
+    for node in json.loads(manifest.read_text())["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        generic = node.get("test_metadata")
+        tests.append(
+            DbtTest(
+                node["unique_id"],
+                generic["name"] if generic else node["name"],
+                node.get("attached_node") or node["depends_on"]["nodes"][0],
+                node.get("column_name"),
+                node["config"]["severity"].upper(),
+            )
+        )
+    return tests
+
+
+def dbt_outcomes(target: Path) -> dict[tuple[str, str, str | None], str]:
+    """The status of each test a dbt invocation in `target` ran (pass, fail, warn, error), by
+    (model, kind, column)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    status = {r["unique_id"]: r["status"] for r in results}
+    ran = [t for t in dbt_tests(target / "manifest.json") if t.unique_id in status]
+    outcomes = {(t.on, t.kind, t.column): status[t.unique_id] for t in ran}
+    assert len(outcomes) == len(ran), "two tests of one kind on one column"
+    return outcomes

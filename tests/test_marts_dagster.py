@@ -8,11 +8,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS, MART_SUITES
+from cryptoviz_assets.quality.suites import LAKE_CHECK_KEYS
 from cryptoviz_assets.settings import Settings
 from tests.marts_lake import make_settings, write_lake
 
 LAKE = ["price_ticks", "price_bars", "price_alerts", "news_articles", "market_sentiment"]
+MODELS = Path(__file__).parent.parent / "dbt_project" / "models"
 
 
 def marts_env(monkeypatch: pytest.MonkeyPatch, root: Path) -> Settings:
@@ -32,19 +33,22 @@ def test_every_model_is_an_asset_downstream_of_the_lake() -> None:
 
     graph = defs.resolve_asset_graph()
     models = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"}
-    sql = {p.stem for p in (Path(__file__).parent.parent / "dbt_project" / "models").rglob("*.sql")}
+    sql = {p.stem for p in MODELS.rglob("*.sql")}
     assert {k.path[-1] for k in models} == sql | {"warehouse_snapshot", "market_report"}
     ticks = dg.AssetKey(["staging", "stg_price_ticks"])
     assert graph.get(ticks).parent_keys == {dg.AssetKey(["lake", "price_ticks"])}
     for table in LAKE:  # the streaming jobs' lake assets
         assert dg.AssetKey(["lake", table]) in graph.get_all_asset_keys()
     snapshot = graph.get(dg.AssetKey("warehouse_snapshot"))
-    assert {s.asset_key for s in MART_SUITES} <= snapshot.parent_keys
+    marts = {dg.AssetKey(["marts", p.stem]) for p in (MODELS / "marts").glob("*.sql")}
+    assert marts <= snapshot.parent_keys
     for key in models:
         assert graph.get(key).automation_condition is not None, key
 
 
-def test_dbt_tests_and_gx_suites_are_asset_checks() -> None:
+def test_dbt_tests_and_lake_gx_suites_are_asset_checks() -> None:
+    """A mart's checks are its dbt tests, blocking at severity error; the lake's GX suites
+    are blocking checks on the lake tables."""
     from cryptoviz_assets.definitions import defs as load_definitions
 
     defs = load_definitions()
@@ -52,10 +56,15 @@ def test_dbt_tests_and_gx_suites_are_asset_checks() -> None:
     graph = defs.resolve_asset_graph()
     checks = graph.asset_check_keys
     episodes = dg.AssetKey(["marts", "fct_anomaly_episodes"])
-    names = {c.name for c in checks if c.asset_key == episodes}
-    assert {"unique_fct_anomaly_episodes_episode_id", "gx_fct_anomaly_episodes"} <= names
+    unique = dg.AssetCheckKey(episodes, "unique_fct_anomaly_episodes_episode_id")
+    assert unique in checks
+    assert graph.get_check_spec(unique).blocking
+    news = dg.AssetKey(["marts", "fct_news_articles"])
+    fresh = dg.AssetCheckKey(news, "fresh_fct_news_articles_published_at")
+    assert fresh in checks
+    assert not graph.get_check_spec(fresh).blocking  # severity warn
+    assert not [c for c in checks if c.asset_key.path[0] == "marts" and c.name.startswith("gx_")]
     assert set(LAKE_CHECK_KEYS) <= checks
-    assert all(graph.get_check_spec(s.check_key).blocking for s in MART_SUITES)
     assert all(graph.get_check_spec(k).blocking for k in LAKE_CHECK_KEYS)
 
 
@@ -92,7 +101,7 @@ def test_marts_build_job_builds_checks_and_publishes(
     assert dg.AssetKey(["marts", "fct_anomaly_episodes"]) in materialized
     assert dg.AssetKey("warehouse_snapshot") in materialized
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) > 100  # every dbt test and every GX suite ran
+    assert len(evaluations) > 100  # every dbt test and every lake GX suite ran
     failing = [(e.asset_key, e.check_name) for e in evaluations if not e.passed]
     assert failing == []
     # Readers see the published snapshot, a separate file from dbt's build file.

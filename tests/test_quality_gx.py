@@ -1,26 +1,26 @@
-"""Great Expectations suites: pass on good data, fail with the evidence on corrupted data."""
+"""Great Expectations suites on the lake: pass on good data, fail with the evidence on
+corrupted data. The marts' expectations are dbt tests (test_quality_marts.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
+from cryptoviz_assets.analytics.dbt import ensure_manifest
 from cryptoviz_assets.defs.quality.checks import run_suite
-from cryptoviz_assets.quality.suites import LAKE_SUITES, MART_SUITES, SUITES, Suite
+from cryptoviz_assets.quality.suites import LAKE_SUITES, Suite
 from cryptoviz_assets.settings import Settings
 from tests.marts_lake import (
     NEWS_SCHEMA,
     T0,
     TICK_SCHEMA,
-    Warehouse,
     article,
-    built_warehouse,
+    dbt_tests,
     make_settings,
     tick,
     write_lake,
@@ -32,7 +32,7 @@ LENIENT = 1e7  # hours: the fixed data is from 2024; freshness is tested on its 
 
 
 def suite(name: str) -> Suite:
-    return next(s for s in SUITES if s.name == name)
+    return next(s for s in LAKE_SUITES if s.name == name)
 
 
 def failed(result: dg.AssetCheckResult) -> dict[str, dict]:
@@ -43,31 +43,86 @@ def failed(result: dg.AssetCheckResult) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    return built_warehouse(tmp_path_factory)
+def good(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The fixed lake (the suites read the lake only: nothing is built)."""
+    settings = make_settings(tmp_path_factory.mktemp("lake"))
+    write_lake(Path(settings.lake_uri))
+    return settings
 
 
 def lenient(settings: Settings, **changes: object) -> Settings:
     return settings.model_copy(update={"lake_max_staleness_hours": LENIENT, **changes})
 
 
-@pytest.mark.parametrize("name", [s.name for s in SUITES])
-def test_every_suite_passes_on_good_data(good: Warehouse, name: str) -> None:
-    result = run_suite(suite(name), lenient(good.settings))
+@pytest.mark.parametrize("name", [s.name for s in LAKE_SUITES])
+def test_every_suite_passes_on_good_data(good: Settings, name: str) -> None:
+    result = run_suite(suite(name), lenient(good))
     assert result.passed, result.metadata["summary"].value
     assert result.metadata["failed"].value == 0
 
 
-def test_every_mart_and_lake_table_has_a_suite() -> None:
-    marts = {s.table.split(".")[1] for s in MART_SUITES}
-    models = Path(__file__).parent.parent / "dbt_project" / "models" / "marts"
-    assert marts == {p.stem for p in models.glob("*.sql")}
+def test_every_lake_table_has_a_suite_and_every_mart_its_dbt_tests() -> None:
+    """The collected lake tables are checked by GX, in front of dbt; the marts by dbt tests
+    only: their column types, not-null columns and key."""
     assert {s.table for s in LAKE_SUITES} == {"price_ticks", "news_articles", "market_sentiment"}
+    from cryptoviz_assets.definitions import defs as load_definitions
+
+    checks = load_definitions().resolve_asset_graph().asset_check_keys
+    assert {c.asset_key.path[0] for c in checks if c.name.startswith("gx_")} == {"lake"}
+
+    models = Path(__file__).parent.parent / "dbt_project" / "models" / "marts"
+    marts = {p.stem for p in models.glob("*.sql")}
+    assert len(marts) == 11
+    tests = dbt_tests(ensure_manifest())
+    for mart in marts:
+        kinds = {t.kind for t in tests if t.on == mart and t.severity == "ERROR"}
+        assert {"column_types", "not_null"} <= kinds, mart
+        assert kinds & {"unique", "unique_combination"}, mart
 
 
-def test_stale_lake_only_warns(good: Warehouse) -> None:
+# The dbt test that would state a GX expectation again; table-level ones have no column.
+DBT_KIND = {
+    "ExpectColumnValuesToBeInTypeList": "column_types",
+    "ExpectColumnMaxToBeBetween": "fresh",
+    "ExpectColumnValuesToNotBeNull": "not_null",
+    "ExpectColumnValuesToBeBetween": "between",
+    "ExpectColumnValuesToBeInSet": "accepted_values",
+    "ExpectColumnValuesToBeUnique": "unique",
+    "ExpectCompoundColumnsToBeUnique": "unique_combination",
+    "ExpectTableRowCountToBeBetween": "not_empty",
+}
+TABLE_LEVEL = {"column_types", "unique_combination", "not_empty"}
+# Not a repeat: the lake may hold an article twice (its GX uniqueness only warns), the
+# staging model keeps the first landing, and its dbt test checks that.
+STAGING_OWN = {("stg_news_articles", "unique", "event_id")}
+
+
+def test_no_expectation_is_stated_twice() -> None:
+    """A lake table's expectations are its GX suite's: no dbt test on its source, nor on the
+    staging model that reads it, states one again (and the source has no dbt freshness)."""
+    manifest = ensure_manifest()
+    tests = dbt_tests(manifest)
+    sources = json.loads(manifest.read_text())["sources"]
+    for suite in LAKE_SUITES:
+        gx = set()
+        for expect in suite.all_expectations():
+            kind = DBT_KIND[expect.kind]  # a new kind of expectation needs its dbt name here
+            gx.add((kind, None if kind in TABLE_LEVEL else expect.kwargs["column"]))
+        source = f"source.cryptoviz.lake.{suite.table}"
+        readers = {source, f"model.cryptoviz.stg_{suite.table}"}
+        dbt = {
+            (t.kind, t.column)
+            for t in tests
+            if t.node in readers and (t.on, t.kind, t.column) not in STAGING_OWN
+        }
+        assert gx & dbt == set(), suite.table
+        freshness = sources[source]["freshness"] or {}
+        assert not any((freshness.get(w) or {}).get("count") for w in ("warn_after", "error_after"))
+
+
+def test_stale_lake_only_warns(good: Settings) -> None:
     result = run_suite(
-        suite("lake_price_ticks"), good.settings.model_copy(update={"lake_max_staleness_hours": 1})
+        suite("lake_price_ticks"), good.model_copy(update={"lake_max_staleness_hours": 1})
     )
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
@@ -90,11 +145,11 @@ def test_a_lake_table_nothing_has_landed_in_only_warns(tmp_path: Path, table: st
     }
 
 
-def test_freshness_allows_for_a_daily_rows_period(good: Warehouse) -> None:
+def test_freshness_allows_for_a_daily_rows_period(good: Settings) -> None:
     """A daily row is stamped with its midnight: it is not stale until a day past the limit."""
     newest = datetime(2024, 4, 4, 23, 50, 35)  # the fixed lake's newest tick
     age_hours = (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds() / 3600
-    settings = good.settings.model_copy(update={"lake_max_staleness_hours": age_hours - 12})
+    settings = good.model_copy(update={"lake_max_staleness_hours": age_hours - 12})
     as_intraday = suite("lake_price_ticks")
     as_daily = dataclasses.replace(as_intraday, time_grain=timedelta(days=1))
 
@@ -163,21 +218,3 @@ def test_unreadable_lake_is_a_critical_failure(tmp_path: Path) -> None:
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.ERROR
     assert "error" in result.metadata
-
-
-def test_corrupted_mart_fails(good: Warehouse, tmp_path: Path) -> None:
-    copy = tmp_path / "build.duckdb"
-    shutil.copyfile(good.build_file, copy)
-    with duckdb.connect(str(copy)) as con:
-        con.execute("update marts.fct_fear_greed_daily set value = 140 where value = 70")
-        episodes = "marts.fct_anomaly_episodes"
-        con.execute(f"insert into {episodes} select * from {episodes} limit 1")
-    settings = lenient(good.settings, warehouse_build_path=copy)
-    fng = run_suite(suite("fct_fear_greed_daily"), settings)
-    assert fng.severity == dg.AssetCheckSeverity.ERROR
-    assert failed(fng)["ExpectColumnValuesToBeBetween:value"]["partial_unexpected_list"] == [140]
-    episodes = run_suite(suite("fct_anomaly_episodes"), settings)
-    assert set(failed(episodes)) == {
-        "ExpectColumnValuesToBeUnique:episode_id",
-        "ExpectCompoundColumnsToBeUnique:['coin_id', 'alert_type', 'started_at']",
-    }

@@ -3,7 +3,7 @@
 DuckDB lets one process write a file and, while it does, no other process may open it.
 So dbt writes `build.duckdb` (WAREHOUSE_BUILD_PATH) and, after every successful build,
 `publish()` copies it next to the published file and renames it over the published path
-(`os.replace`, atomic on POSIX). Readers (`cryptoviz sql`, dashboards, GX) open the
+(`os.replace`, atomic on POSIX). Readers (`cryptoviz sql`, dashboards, the report) open the
 published file read-only: a reader that opened the previous snapshot keeps reading that
 inode, a new reader gets the new one, and neither ever waits for the writer.
 
@@ -28,8 +28,8 @@ import duckdb
 from cryptoviz_assets.analytics import delta_reader
 from cryptoviz_assets.settings import Settings, environment
 
-# Every step that opens the build file (dbt, the mart checks, publishing) takes this pool,
-# limited to one step at a time in dagster.yaml; runs that write carry WRITER_TAGS.
+# Every step that opens the build file (dbt, publishing) takes this pool, limited to one
+# step at a time in dagster.yaml; runs that write carry WRITER_TAGS.
 WAREHOUSE_POOL = "duckdb_warehouse"
 WRITER_TAGS = {"cryptoviz/warehouse": "writer"}
 MARTS_SCHEMA = "marts"
@@ -42,12 +42,13 @@ def duckdb_extensions(settings: Settings) -> Path:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """What dbt's profiles.yml and sources read: the build file, the lake root and the
-    extension directory (prepared here, before dbt starts)."""
+    """What dbt's profiles.yml, sources and tests read: the build file, the lake root, the
+    extension directory (prepared here, before dbt starts) and the marts' freshness limit."""
     return {
         "CRYPTOVIZ_DBT_DUCKDB_PATH": str(settings.warehouse_build_file),
         "CRYPTOVIZ_LAKE_ROOT": settings.lake_uri,
         "CRYPTOVIZ_DUCKDB_EXTENSIONS": str(duckdb_extensions(settings)),
+        "CRYPTOVIZ_LAKE_MAX_STALENESS_HOURS": str(settings.lake_max_staleness_hours),
         "DO_NOT_TRACK": "1",
     }
 

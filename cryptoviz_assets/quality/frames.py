@@ -1,18 +1,14 @@
 """The data a suite validates, as a pandas DataFrame read with DuckDB.
 
 GX 1.x cannot validate DuckDB through SQL (its SQL datasource fails on DuckDB), so the
-checks validate a DataFrame. Lake tables (Delta, read with delta_scan): the newest `date`
-partitions only (the data a build is about to consume; a full 10 M-row scan per check would
-be slow and say nothing new).
-Marts: the whole table, from the dbt build file opened read-only, before it is published.
+checks validate a DataFrame: the newest `date` partitions of the lake table (Delta, read with
+delta_scan), the data a build is about to consume (a full 10 M-row scan per check would be
+slow and say nothing new).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from cryptoviz_assets.analytics import delta_reader
 from cryptoviz_assets.quality.suites import PANDAS_TYPES, Suite
@@ -26,7 +22,7 @@ def select_list(suite: Suite) -> str:
     parts = []
     for column, kind in suite.columns.items():
         quoted = f'"{column}"'
-        if kind == "timestamp" and suite.origin == "lake":
+        if kind == "timestamp":
             parts.append(f"make_timestamp(epoch_us(cast({quoted} as timestamptz))) as {quoted}")
         else:
             parts.append(quoted)
@@ -61,19 +57,7 @@ def empty_frame(suite: Suite) -> Any:
 
     return pd.DataFrame(
         {
-            column: pd.Series([], dtype=PANDAS_TYPES[kind][0] if kind in PANDAS_TYPES else object)
+            column: pd.Series([], dtype=PANDAS_TYPES[kind][0])
             for column, kind in suite.columns.items()
         }
     )
-
-
-def warehouse_frame(build_file: Path, suite: Suite) -> Any:
-    """A mart from the dbt build file, read-only (no dbt process writes it meanwhile)."""
-    with duckdb.connect(str(build_file), read_only=True) as con:
-        return con.execute(f"select {select_list(suite)} from {suite.table}").df()
-
-
-def load_frame(settings: Settings, suite: Suite) -> Any:
-    if suite.origin == "lake":
-        return lake_frame(settings, suite)
-    return warehouse_frame(settings.warehouse_build_file, suite)

@@ -1,15 +1,16 @@
-"""What "good data" means for every lake table and mart, as plain data (no GX import).
+"""What "good data" means for every lake table, as plain data (no GX import).
 
 Each expectation names a Great Expectations 1.x expectation class and its arguments.
 `critical` ones (types, keys, value ranges) fail the asset check with severity ERROR,
 which blocks everything downstream; the others (freshness, row-count sanity) only warn.
+The marts' expectations are dbt tests (dbt_project/models/marts/_marts.yml), not repeated here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 
@@ -19,7 +20,6 @@ PANDAS_TYPES: dict[str, list[str]] = {
     "float": ["float64", "float32"],
     "integer": ["int64", "int32", "int16", "int8", "Int64", "Int32", "Int16", "Int8"],
     "timestamp": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"],
-    "date": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]", "object"],
     "boolean": ["bool", "boolean"],
 }
 FRESHNESS = "freshness"  # placeholder for "now - LAKE_MAX_STALENESS_HOURS", filled at run time
@@ -36,12 +36,11 @@ class Expect:
 
 @dataclass(frozen=True)
 class Suite:
-    """The expectations of one table, and where its data comes from."""
+    """The expectations of one lake table."""
 
     name: str  # also the asset check name: gx_<name>
     asset_key: dg.AssetKey
-    origin: Literal["lake", "warehouse"]
-    table: str  # lake table, or schema.table in the warehouse
+    table: str
     columns: dict[str, str]  # column -> logical type (the frame is selected in this order)
     expectations: tuple[Expect, ...]
     time_column: str | None = None  # freshness is measured on it (warning only)
@@ -60,12 +59,7 @@ class Suite:
     def all_expectations(self) -> list[Expect]:
         """Declared expectations plus the generic ones: column types, freshness."""
         generic = [
-            # A list column holds arrays in an object column: its presence is what we check.
-            Expect("ExpectColumnToExist", {"column": c})
-            if t == "list"
-            else Expect(
-                "ExpectColumnValuesToBeInTypeList", {"column": c, "type_list": PANDAS_TYPES[t]}
-            )
+            Expect("ExpectColumnValuesToBeInTypeList", {"column": c, "type_list": PANDAS_TYPES[t]})
             for c, t in self.columns.items()
         ]
         if self.time_column:
@@ -88,23 +82,7 @@ def lake_suite(
 ) -> Suite:
     """The suite of lake table `table`: check gx_lake_<table> on asset lake/<table>."""
     key = dg.AssetKey(["lake", table])
-    return Suite(
-        f"lake_{table}", key, "lake", table, columns, expectations, time_column, time_grain
-    )
-
-
-def mart_suite(
-    name: str,
-    columns: dict[str, str],
-    expectations: tuple[Expect, ...],
-    time_column: str | None = None,
-    time_grain: timedelta = timedelta(0),
-) -> Suite:
-    """The suite of mart `name`: check gx_<name> on asset marts/<name>."""
-    key = dg.AssetKey(["marts", name])
-    return Suite(
-        name, key, "warehouse", f"marts.{name}", columns, expectations, time_column, time_grain
-    )
+    return Suite(f"lake_{table}", key, table, columns, expectations, time_column, time_grain)
 
 
 def not_null(*columns: str) -> tuple[Expect, ...]:
@@ -134,7 +112,6 @@ def rows_at_least(n: int) -> Expect:
 
 
 SOURCES = ["coingecko", "coinmarketcap"]
-BAR_SOURCES = [*SOURCES, "consensus"]
 LABELS = ["positive", "neutral", "negative"]
 
 LAKE_SUITES = (
@@ -198,191 +175,4 @@ LAKE_SUITES = (
     ),
 )
 
-BAR_COLUMNS = {
-    "coin_id": "string",
-    "source": "string",
-    "bar_start": "timestamp",
-    "open": "float",
-    "high": "float",
-    "low": "float",
-    "close": "float",
-    "simple_return": "float",
-    "volatility": "float",
-}
-
-
-def bar_suite(name: str, volatility: str, grain: timedelta) -> Suite:
-    columns = {(volatility if c == "volatility" else c): t for c, t in BAR_COLUMNS.items()}
-    return mart_suite(
-        name,
-        columns,
-        (
-            *not_null("coin_id", "source", "bar_start", "open", "high", "low", "close"),
-            *(between(c, 0, strict_min=True) for c in ("open", "high", "low", "close")),
-            between("simple_return", -1),
-            between(volatility, 0),
-            in_set("source", BAR_SOURCES),
-            unique("coin_id", "source", "bar_start"),
-            rows_at_least(1),
-        ),
-        time_column="bar_start",
-        time_grain=grain,
-    )
-
-
-MART_SUITES = (
-    bar_suite("fct_price_bars_hourly", "volatility_24h", timedelta(hours=1)),
-    bar_suite("fct_price_bars_daily", "volatility_30d", timedelta(days=1)),
-    mart_suite(
-        # One row per episode, with known types and severities, and the shape of an episode:
-        # at least one flagged minute, never more minutes flagged than it lasts.
-        "fct_anomaly_episodes",
-        {
-            "episode_id": "string",
-            "coin_id": "string",
-            "alert_type": "string",
-            "severity": "string",
-            "started_at": "timestamp",
-            "duration_minutes": "integer",
-            "flagged_minutes": "integer",
-            "peak_value": "float",
-            "explanation": "string",
-        },
-        (
-            *not_null(
-                "episode_id", "coin_id", "alert_type", "severity", "started_at", "explanation"
-            ),
-            in_set("alert_type", ["volume_spike", "price_spike", "source_divergence"]),
-            in_set("severity", ["warning", "high", "critical"]),
-            unique("episode_id"),
-            unique("coin_id", "alert_type", "started_at"),
-            between("flagged_minutes", 1),
-            between("duration_minutes", 1),
-            Expect(
-                "ExpectColumnPairValuesAToBeGreaterThanB",
-                {"column_A": "duration_minutes", "column_B": "flagged_minutes", "or_equal": True},
-            ),
-        ),
-    ),
-    mart_suite(
-        "fct_news_articles",
-        {
-            "event_id": "string",
-            "published_at": "timestamp",
-            "sentiment_score": "float",
-            "sentiment_label": "string",
-            "coins": "list",
-        },
-        (
-            *not_null("event_id", "published_at", "sentiment_score"),
-            between("sentiment_score", -1, 1),
-            in_set("sentiment_label", LABELS),
-            unique("event_id"),
-            rows_at_least(1),
-        ),
-        time_column="published_at",
-    ),
-    mart_suite(
-        "fct_sentiment_daily_coin",
-        {
-            "coin_id": "string",
-            "day": "date",
-            "articles": "integer",
-            "mean_score": "float",
-            "share_positive": "float",
-            "share_negative": "float",
-        },
-        (
-            *not_null("coin_id", "day", "articles", "mean_score"),
-            between("mean_score", -1, 1),
-            between("share_positive", 0, 1),
-            between("share_negative", 0, 1),
-            between("articles", 1),
-            unique("coin_id", "day"),
-        ),
-    ),
-    mart_suite(
-        "fct_fear_greed_daily",
-        {"index_date": "date", "value": "integer", "classification": "string"},
-        (*not_null("index_date", "value"), between("value", 0, 100), unique("index_date")),
-    ),
-    mart_suite(
-        "fct_sentiment_return_correlation",
-        {
-            "coin_id": "string",
-            "day": "date",
-            "mean_score": "float",
-            "corr_same_day": "float",
-            "corr_next_day": "float",
-        },
-        (
-            *not_null("coin_id", "day"),
-            between("mean_score", -1, 1),
-            between("corr_same_day", -1.000001, 1.000001),
-            between("corr_next_day", -1.000001, 1.000001),
-            unique("coin_id", "day"),
-        ),
-    ),
-    mart_suite(
-        "dim_coins",
-        {"coin_id": "string", "symbol": "string", "last_seen": "timestamp"},
-        (*not_null("coin_id"), unique("coin_id")),
-    ),
-    mart_suite(
-        "fct_stream_alerts",
-        {
-            "event_id": "string",
-            "coin_id": "string",
-            "severity": "string",
-            "observed_value": "float",
-        },
-        (
-            *not_null("event_id", "coin_id"),
-            in_set("severity", ["warning", "critical"]),
-            unique("event_id"),
-        ),
-    ),
-    mart_suite(
-        # No row-count or freshness warning: the minutes follow the ticks, whose own suite
-        # warns about them.
-        "fct_price_minutes",
-        {
-            "coin_id": "string",
-            "minute_start": "timestamp",
-            "price": "float",
-            "sources": "integer",
-            "ma_7": "float",
-            "ma_30": "float",
-        },
-        (
-            *not_null("coin_id", "minute_start", "price", "sources"),
-            between("price", 0, strict_min=True),
-            between("sources", 1),
-            unique("coin_id", "minute_start"),
-        ),
-    ),
-    mart_suite(
-        # Empty until the watermark has passed the end of the first bars: no row-count warning.
-        "fct_stream_price_bars",
-        {
-            "bar_minutes": "integer",
-            "coin_id": "string",
-            "source": "string",
-            "window_start": "timestamp",
-            "open": "float",
-            "high": "float",
-            "low": "float",
-            "close": "float",
-            "tick_count": "integer",
-        },
-        (
-            *not_null("bar_minutes", "coin_id", "source", "window_start", "close"),
-            *(between(c, 0, strict_min=True) for c in ("open", "high", "low", "close")),
-            between("tick_count", 1),
-            unique("bar_minutes", "coin_id", "source", "window_start"),
-        ),
-    ),
-)
-
-SUITES = (*LAKE_SUITES, *MART_SUITES)
 LAKE_CHECK_KEYS = [suite.check_key for suite in LAKE_SUITES]

@@ -1,21 +1,18 @@
-"""The Great Expectations suites as Dagster asset checks, one per lake table and mart.
+"""The Great Expectations suites as Dagster asset checks, one per lake table.
 
 Every check is blocking: a failed critical expectation gives severity ERROR, and Dagster
-then skips what is downstream in the run (lake checks gate the dbt models, mart checks
-gate `warehouse_snapshot`, so bad data is never published). Non-critical failures
-(freshness, row counts) give WARN and block nothing. The metadata lists each failed
-expectation with its arguments and the observed values.
-
-Mart checks read the dbt build file, so they share the warehouse pool with the writers.
+then skips the dbt models downstream in the run, so bad lake data never reaches a mart.
+Non-critical failures (freshness, row counts) give WARN and block nothing. The metadata
+lists each failed expectation with its arguments and the observed values. The marts are
+gated by their own dbt tests: a failing one fails `dbt build`, so nothing is published.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from cryptoviz_assets.analytics.warehouse import WAREHOUSE_POOL
-from cryptoviz_assets.quality.frames import load_frame
-from cryptoviz_assets.quality.suites import SUITES, Suite
+from cryptoviz_assets.quality.frames import lake_frame
+from cryptoviz_assets.quality.suites import LAKE_SUITES, Suite
 from cryptoviz_assets.quality.validation import Outcome, validate
 from cryptoviz_assets.settings import Settings, get_settings
 
@@ -25,7 +22,7 @@ def run_suite(suite: Suite, settings: Settings) -> dg.AssetCheckResult:
     staleness = timedelta(hours=settings.lake_max_staleness_hours) + suite.time_grain
     floor = datetime.now(UTC).replace(tzinfo=None) - staleness
     try:
-        frame = load_frame(settings, suite)
+        frame = lake_frame(settings, suite)
     except Exception as error:  # unreadable data is a critical failure, not a crash
         return dg.AssetCheckResult(
             check_name=suite.check_name,
@@ -73,10 +70,9 @@ def build_check(suite: Suite) -> dg.AssetChecksDefinition:
         asset=suite.asset_key,
         name=suite.check_name,
         blocking=True,
-        pool=WAREHOUSE_POOL if suite.origin == "warehouse" else None,
-        description=f"Great Expectations suite on {suite.table}: types, ranges, keys "
-        "(critical, blocking), freshness and row counts (warnings).",
-        automation_condition=dg.AutomationCondition.eager() if suite.origin == "lake" else None,
+        description=f"Great Expectations suite on lake table {suite.table}: types, ranges, "
+        "keys (critical, blocking), freshness and row counts (warnings).",
+        automation_condition=dg.AutomationCondition.eager(),
     )
     def _check() -> dg.AssetCheckResult:
         return run_suite(suite, get_settings())
@@ -86,4 +82,4 @@ def build_check(suite: Suite) -> dg.AssetChecksDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[build_check(suite) for suite in SUITES])
+    return dg.Definitions(asset_checks=[build_check(suite) for suite in LAKE_SUITES])
