@@ -1,10 +1,12 @@
-"""Real-time price-spike alerts: one per 1-minute bar whose range within the minute is too wide.
+"""Real-time `price_range_spike` alerts: one per 1-minute bar whose range within the minute
+is too wide.
 
-The rule is the marts' in-minute range rule (dbt var `price_spike_pct`, critical above
+The threshold is the marts' (dbt var `price_spike_pct`, critical above
 `price_spike_critical_pct`, in dbt_project.yml): read from there, so it is stated once.
 Bars of ticks (streaming.prices) and exchange klines (streaming.klines) share it. A minute is
-judged at once from itself; a move from the previous minute's close, the rule's other half,
-is the marts' (int_anomaly_minutes), which see every minute in order.
+judged at once from itself, so the alert has its own name: the marts' `price_spike`
+(int_anomaly_minutes) is this range rule or a move from the previous minute's close,
+whichever is larger, and sees every minute in order.
 
 One query reads the final 1-minute bars of both from the lake and, per micro-batch, sends
 the alerts to crypto-alerts with Spark's Kafka sink as price_alert.v1 events, then appends
@@ -29,6 +31,7 @@ from streaming.kafka_reader import java_kafka_options
 from streaming.runner import Trigger
 
 TABLE = "price_alerts"
+ALERT_TYPE = "price_range_spike"  # the price_alert.v1 schema's alert_type
 # What an alert needs of a bar: price_bars (bar_minutes = 1) and exchange klines alike.
 BAR_FIELDS = [
     "coin_id",
@@ -70,7 +73,7 @@ def spike_alerts(bars: DataFrame) -> DataFrame:
         .where(F.col("observed_value") > warning_pct)
         .select(
             F.lit(1).cast("long").alias("schema_version"),
-            F.sha2(F.concat_ws("|", F.lit("price_spike"), "coin_id", "source", start), 256).alias(
+            F.sha2(F.concat_ws("|", F.lit(ALERT_TYPE), "coin_id", "source", start), 256).alias(
                 "event_id"
             ),
             F.lit("price_alert").alias("event_type"),
@@ -79,7 +82,7 @@ def spike_alerts(bars: DataFrame) -> DataFrame:
             iso_utc(F.col("last_ingest_time")).alias("ingest_time"),
             "replayed",
             "coin_id",
-            F.lit("price_spike").alias("alert_type"),
+            F.lit(ALERT_TYPE).alias("alert_type"),
             F.when(critical, "critical").otherwise("warning").alias("severity"),
             start.alias("window_start"),
             iso_utc(F.col("window_end")).alias("window_end"),

@@ -32,7 +32,7 @@ STREAMS: tuple[Stream, ...] = (
             "exchange_bars_1m",
             "exchange_bars_quarantine",
         ),
-        "Price ticks, 1/5/15-minute OHLC bars and price-spike alerts from crypto-prices; exchange "
+        "Price ticks, 1/5/15-minute OHLC bars and price-range alerts from crypto-prices; exchange "
         "klines from crypto-klines.",
     ),
     Stream(
@@ -53,7 +53,7 @@ TABLE_DESCRIPTIONS = {
     "price_ticks": "Every valid price tick once (deduplicated by event_id), by event date.",
     "price_quarantine": "crypto-prices records that failed validation, with the reason.",
     "price_bars": "Final event-time OHLC bars of 1, 5 and 15 minutes per coin and source.",
-    "price_alerts": "Price-spike alerts (range > 5% within a minute; critical > 10%).",
+    "price_alerts": "price_range_spike alerts: a 1-minute range > 5% (critical > 10%).",
     "exchange_bars_1m": "Closed 1-minute exchange klines (OHLC, base and quote volume) once.",
     "exchange_bars_quarantine": "crypto-klines records that failed validation, with the reason.",
     "news_articles": "News articles once each, with VADER+crypto sentiment and coin tags.",

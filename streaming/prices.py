@@ -12,7 +12,7 @@ Each arrow below is one streaming query with its own checkpoint (`<checkpoint_ro
   watermark, `stream_price_watermark_seconds` behind the newest event time, bounds
   lateness: a bar is emitted once, when the watermark passes its end, so it is final. Ticks
   behind the watermark stay out of bars (they are in price_ticks).
-* final 1-minute bars and exchange klines -> price-spike alerts (streaming.alerts) ->
+* final 1-minute bars and exchange klines -> price_range_spike alerts (streaming.alerts) ->
   price_alerts and crypto-alerts.
 """
 

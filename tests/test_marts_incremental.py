@@ -128,7 +128,7 @@ def test_missing_tables_build_empty_marts_and_stream_alerts_parse(tmp_path: Path
         "schema_version": 1, "event_id": "e" * 64, "event_type": "price_alert",
         "source": "coingecko", "event_time": "2024-04-04T10:20:05Z",
         "ingest_time": "2024-04-04T10:20:07Z", "replayed": False, "coin_id": "pumpcoin",
-        "alert_type": "price_spike", "severity": "critical",
+        "alert_type": "price_range_spike", "severity": "critical",
         "window_start": "2024-04-04T10:20:00Z", "window_end": "2024-04-04T10:21:00Z",
         "observed_value": 12.0, "threshold": 10.0, "explanation": "up 12%",
         "landed_at": datetime(2024, 4, 4, 10, 22, tzinfo=UTC), "date": date(2024, 4, 4),

@@ -57,7 +57,7 @@ def write_alert(lake: Path, severity: str) -> None:
         "event_id": event_id("price_spike", "bitcoin", "coingecko", at),
         "coin_id": "bitcoin",
         "source": "coingecko",
-        "alert_type": "price_spike",
+        "alert_type": "price_range_spike",
         "severity": severity,
         "window_start": at,
         "window_end": "2024-04-04T12:01:00Z",

@@ -88,7 +88,7 @@ def test_klines_land_once_quarantine_the_bad_and_alert_on_a_wide_minute(
     ]
 
     (alert,) = lake.read_table("price_alerts").to_pylist()
-    assert alert["source"] == "binance:BTCUSDC"
+    assert (alert["alert_type"], alert["source"]) == ("price_range_spike", "binance:BTCUSDC")
     assert alert["window_start"] == "2023-03-11T04:32:00.000Z"
     assert alert["severity"] == "warning"
     assert alert["observed_value"] == pytest.approx((wide["high"] / wide["low"] - 1) * 100)
