@@ -163,3 +163,16 @@ def test_importing_the_code_location_does_nothing() -> None:
     modules, effects = out.stdout.split(" ", 1)
     assert int(modules) > 50
     assert effects.strip() == "[]"
+
+
+def test_the_streaming_jobs_import_nothing_from_dagster() -> None:
+    """streaming/ is plain PySpark: it runs on a Spark cluster without Dagster installed
+    (Dagster Pipes' client is imported only when a job runs under Pipes)."""
+    probe = (
+        "import importlib, pkgutil, sys, streaming\n"
+        "for m in pkgutil.walk_packages(streaming.__path__, 'streaming.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted({n for n in sys.modules if n.split('.')[0].startswith('dagster')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
