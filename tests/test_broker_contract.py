@@ -85,13 +85,24 @@ def unique(prefix: str) -> str:
 
 
 def create_topic(bootstrap: str, partitions: int, prefix: str) -> str:
+    """A new topic, once the broker's metadata shows every partition with a leader.
+
+    The controller acknowledges the creation before the broker's metadata has it (KRaft
+    propagates it a moment later; a broker just started showed no partitions yet), so wait
+    for it as `ensure_topics` does, within TIMEOUT.
+    """
     name = unique(prefix)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
     futures[name].result(timeout=TIMEOUT)
-    metadata = admin.list_topics(name, timeout=TIMEOUT)
-    assert sorted(metadata.topics[name].partitions) == list(range(partitions))
-    return name
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        topic = admin.list_topics(name, timeout=TIMEOUT).topics[name]
+        led = [p for p, meta in topic.partitions.items() if meta.error is None and meta.leader >= 0]
+        if topic.error is None and sorted(led) == list(range(partitions)):
+            return name
+        assert time.monotonic() < deadline, f"{name} has partitions {sorted(led)} with a leader"
+        time.sleep(0.1)
 
 
 def producer(bootstrap: str, **overrides: Any) -> Producer:
