@@ -85,22 +85,27 @@ def unique(prefix: str) -> str:
 
 
 def create_topic(bootstrap: str, partitions: int, prefix: str) -> str:
-    """A new topic, once the broker's metadata shows every partition with a leader.
-
-    The controller acknowledges the creation before the broker's metadata has it (KRaft
-    propagates it a moment later; a broker just started showed no partitions yet), so wait
-    for it as `ensure_topics` does, within TIMEOUT.
-    """
     name = unique(prefix)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
     futures[name].result(timeout=TIMEOUT)
+    await_partitions(admin, name, partitions)
+    return name
+
+
+def await_partitions(admin: AdminClient, name: str, partitions: int) -> None:
+    """Wait until the broker's metadata shows partitions 0..n-1 of `name`, each with a leader.
+
+    The controller acknowledges a creation before the broker's metadata has it (KRaft
+    propagates it a moment later; a broker just started once showed no partitions yet), so
+    wait for it as `ensure_topics` does, within TIMEOUT.
+    """
     deadline = time.monotonic() + TIMEOUT
     while True:
         topic = admin.list_topics(name, timeout=TIMEOUT).topics[name]
         led = [p for p, meta in topic.partitions.items() if meta.error is None and meta.leader >= 0]
         if topic.error is None and sorted(led) == list(range(partitions)):
-            return name
+            return
         assert time.monotonic() < deadline, f"{name} has partitions {sorted(led)} with a leader"
         time.sleep(0.1)
 
@@ -498,8 +503,7 @@ def test_topic_admin_create_is_idempotent_and_partitions_grow(broker: EmbeddedBr
     assert len(admin.list_topics(topic, timeout=TIMEOUT).topics[topic].partitions) == 2
 
     admin.create_partitions([NewPartitions(topic, 4)])[topic].result(timeout=TIMEOUT)
-    metadata = admin.list_topics(topic, timeout=TIMEOUT).topics[topic]
-    assert sorted(metadata.partitions) == [0, 1, 2, 3]
+    await_partitions(admin, topic, 4)
     delivered = produce_all(producer(bootstrap), topic, [Record(None, b"p3", partition=3)])
     assert [(s.partition, s.offset) for s in delivered] == [(3, 0)]
     assert watermarks(bootstrap, topic, 4) == {0: (0, 1), 1: (0, 0), 2: (0, 0), 3: (0, 1)}
