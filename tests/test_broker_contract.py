@@ -30,6 +30,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
 from cryptoviz_assets.kafka.broker import EmbeddedBroker
+from cryptoviz_assets.kafka.topics import usable
 from tests.conftest import start_broker
 
 pytestmark = pytest.mark.timeout(120)
@@ -102,11 +103,11 @@ def await_partitions(admin: AdminClient, name: str, partitions: int) -> None:
     """
     deadline = time.monotonic() + TIMEOUT
     while True:
-        topic = admin.list_topics(name, timeout=TIMEOUT).topics[name]
-        led = [p for p, meta in topic.partitions.items() if meta.error is None and meta.leader >= 0]
-        if topic.error is None and sorted(led) == list(range(partitions)):
+        topic = admin.list_topics(name, timeout=TIMEOUT).topics.get(name)
+        shown = sorted(topic.partitions) if topic is not None else []
+        if usable(topic) and shown == list(range(partitions)):
             return
-        assert time.monotonic() < deadline, f"{name} has partitions {sorted(led)} with a leader"
+        assert time.monotonic() < deadline, f"{name} has partitions {shown}, not all led"
         time.sleep(0.1)
 
 

@@ -53,7 +53,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[TopicState]
     deadline = time.monotonic() + timeout
     while True:
         metadata = admin.list_topics(timeout=timeout)
-        waiting = [name for name in wanted if not _usable(metadata.topics.get(name))]
+        waiting = [name for name in wanted if not usable(metadata.topics.get(name))]
         if not waiting:
             break
         if time.monotonic() > deadline:
@@ -66,7 +66,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[TopicState]
     ]
 
 
-def _usable(topic: TopicMetadata | None) -> bool:
+def usable(topic: TopicMetadata | None) -> bool:
     """Known to the broker, and every partition led by a broker."""
     if topic is None or topic.error is not None or not topic.partitions:
         return False
