@@ -36,27 +36,31 @@ def cron_for(seconds: int) -> str:
     return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
 
 
+def job_name(source: Source) -> str:
+    return f"collect_{source.name}"
+
+
 def collector_job(source: Source) -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        f"collect_{source.name}", selection=[source.asset], tags=collector_tags(source.name),
+        job_name(source), selection=[source.asset], tags=collector_tags(source.name),
         description=f"One collection of the {source.name} collector.",
     )  # fmt: skip
 
 
 def collector_schedule(source: Source, settings: Settings) -> dg.ScheduleDefinition:
     seconds = source.poll_seconds(settings)
-    job_name = f"collect_{source.name}"
+    job = job_name(source)
 
     @dg.schedule(
         name=f"{source.name}_schedule",
-        job_name=job_name,
+        job_name=job,
         cron_schedule=cron_for(seconds),
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Runs the {source.name} collector every {seconds} s.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        unfinished = dg.RunsFilter(job_name=job_name, statuses=list(UNFINISHED))
+        unfinished = dg.RunsFilter(job_name=job, statuses=list(UNFINISHED))
         if context.instance.get_run_records(unfinished, limit=1):
             return dg.SkipReason(f"the previous {source.name} collection has not finished yet")
         reason = blocked_reason(source.build(get_settings()))
