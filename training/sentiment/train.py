@@ -4,10 +4,12 @@ A multinomial logistic regression over the two feature views of streaming.text_f
 (hashed n-grams and distilled MiniLM embeddings), fitted by L-BFGS with numpy and scipy
 only: the same inputs give the same bytes, and no ML framework is needed to rebuild it.
 
-Learns from our crypto headlines' train split (classes weighted equally) and Twitter
-Financial News (equities, weighted down: cross-validation showed it helps little on
-crypto). The crypto test split is never read here. `--cv` prints 5-fold cross-validated
-accuracy on the crypto train split for the settings below, which is how they were chosen.
+Learns from the train split of our labelled real crypto headlines (classes weighted
+equally), the headlines we wrote for training, and Twitter Financial News (equities,
+weighted down: cross-validation showed it helps little on crypto). The crypto test split is
+never read here. `--cv` prints 5-fold cross-validated accuracy on the real crypto train
+split for the settings below (written headlines and tweets always in training), which is
+how they were chosen.
 
     .venv/bin/python -m training.sentiment.train        # writes the model
     .venv/bin/python -m training.sentiment.train --cv   # cross-validation only
@@ -16,7 +18,7 @@ accuracy on the crypto train split for the settings below, which is how they wer
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +26,16 @@ from scipy import optimize, sparse
 
 from streaming.sentiment import LABELS, MODEL_DIR, HeadModel, load_static
 from streaming.text_features import StaticEmbeddings, fit_idf, ngram_matrix
-from training.sentiment.data import Example, crypto, twitter
+from training.sentiment.data import Example, coindesk, crypto, google_news, twitter, written
 
 OUTPUT = MODEL_DIR / "sentiment_head.npz"
 
 
 @dataclass(frozen=True)
 class Params:
-    l2: float = 1e-4  # L2 penalty on the weights (per mean example)
+    l2: float = 3e-5  # L2 penalty on the weights (per mean example)
     twitter_weight: float = 0.05  # weight of an equities tweet relative to a crypto headline
+    written_weight: float = 1.0  # weight of a written headline relative to a real one
     ngram_scale: float = 1.0  # scale of the n-gram view
     static_scale: float = 1.0  # scale of the embedding view
     balance_classes: bool = True  # weigh crypto classes equally (negative news is the rarest)
@@ -90,20 +93,28 @@ def train(
     )
 
 
-def weights_for(crypto_examples: list[Example], tweets: int, params: Params) -> np.ndarray:
-    """Per-example weights: crypto headlines (balanced per class if asked), then tweets."""
-    labels = [label for _, label in crypto_examples]
+def weights_for(real: list[Example], extra: tuple[int, int], params: Params) -> np.ndarray:
+    """Per-example weights: real crypto headlines (balanced per class if asked), then the
+    `extra` = (written headlines, tweets) at their relative weights."""
+    labels = [label for _, label in real]
     weights = np.ones(len(labels))
     if params.balance_classes:
         for label in LABELS:
             chosen = np.array([lab == label for lab in labels])
             weights[chosen] = len(labels) / (len(LABELS) * chosen.sum())
-    return np.concatenate([weights, np.full(tweets, params.twitter_weight)])
+    n_written, n_tweets = extra
+    return np.concatenate(
+        [
+            weights,
+            np.full(n_written, params.written_weight),
+            np.full(n_tweets, params.twitter_weight),
+        ]
+    )
 
 
 def training_set(params: Params) -> tuple[list[Example], np.ndarray]:
-    crypto_train, tweets = crypto("train"), twitter()
-    return crypto_train + tweets, weights_for(crypto_train, len(tweets), params)
+    real, extra = crypto("train"), [written(), twitter()]
+    return real + extra[0] + extra[1], weights_for(real, (len(extra[0]), len(extra[1])), params)
 
 
 def load_table(path: Path) -> StaticEmbeddings:
@@ -111,26 +122,33 @@ def load_table(path: Path) -> StaticEmbeddings:
         return StaticEmbeddings(list(f["entries"]), f["vectors"])
 
 
-def cross_validate(params: Params, folds: int = 5, static_dir: Path | None = None) -> float:
-    """Mean accuracy on held-out folds of the crypto train split (tweets always in training).
+def cross_validate(
+    params: Params, folds: int = 5, static_dir: Path | None = None
+) -> dict[str, float]:
+    """Accuracy on held-out folds of the real crypto train split, overall and per pool
+    (written headlines and tweets always in training).
 
     With `static_dir`, fold k uses static_dir/static_fold{k}.npz: a table distilled from an
     encoder fine-tuned without fold k (training/sentiment/finetune.py --fold k).
     """
-    crypto_train, tweets = crypto("train"), twitter()
-    fold_of = np.arange(len(crypto_train)) % folds
+    pools = {"google news": google_news("train"), "coindesk": coindesk("train")}
+    real = [e for pool in pools.values() for e in pool]
+    pool_of = np.array([name for name, pool in pools.items() for _ in pool])
+    extra = written() + twitter()
+    sizes = (len(extra) - len(twitter()), len(twitter()))
+    fold_of = np.arange(len(real)) % folds
     np.random.default_rng(0).shuffle(fold_of)
-    accuracies = []
+    right = np.zeros(len(real), dtype=bool)
     for fold in range(folds):
-        held = [e for e, f in zip(crypto_train, fold_of, strict=True) if f == fold]
-        kept = [e for e, f in zip(crypto_train, fold_of, strict=True) if f != fold]
+        kept = [e for e, f in zip(real, fold_of, strict=True) if f != fold]
+        held = np.flatnonzero(fold_of == fold)
         table = load_table(static_dir / f"static_fold{fold}.npz") if static_dir else None
-        model = train(kept + tweets, weights_for(kept, len(tweets), params), params, table)
-        predicted = model.labels([text for text, _ in held], table)
-        accuracies.append(
-            np.mean([p == label for p, (_, label) in zip(predicted, held, strict=True)])
-        )
-    return float(np.mean(accuracies))
+        model = train(kept + extra, weights_for(kept, sizes, params), params, table)
+        predicted = model.labels([real[i][0] for i in held], table)
+        right[held] = [p == real[i][1] for p, i in zip(predicted, held, strict=True)]
+    return {"all": float(right.mean())} | {
+        name: float(right[pool_of == name].mean()) for name in pools
+    }
 
 
 def main() -> None:
@@ -138,11 +156,19 @@ def main() -> None:
     parser.add_argument("--cv", action="store_true", help="cross-validate only, write nothing")
     parser.add_argument("--static-dir", type=Path, help="per-fold static tables for --cv")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a Params field"
+    )
     args = parser.parse_args()
     params = Params()
+    for setting in args.set:
+        name, value = setting.split("=", 1)
+        kind = type(getattr(params, name))
+        params = replace(params, **{name: value == "True" if kind is bool else kind(value)})
     if args.cv:
         accuracy = cross_validate(params, static_dir=args.static_dir)
-        print(f"{params}: 5-fold CV accuracy {accuracy:.3f}")
+        figures = ", ".join(f"{pool} {value:.3f}" for pool, value in accuracy.items())
+        print(f"{params}: 5-fold CV accuracy {figures}")
         return
     examples, weights = training_set(params)
     train(examples, weights, params).save(args.output)
