@@ -3,12 +3,15 @@
 Run: .venv/bin/python benchmarks/sentiment_eval.py
 
 Test sets (the model never trained or was tuned on any of them):
-  crypto test   the fixed test quarter of our labelled crypto headlines
-                (training/sentiment/data/crypto_headlines_v1.csv, split=test)
+  Google News   the fixed test quarter of our labelled Google News crypto headlines
+                (training/sentiment/data/googlenews_headlines.csv, split=test)
+  CoinDesk      the test split of our labelled CoinDesk data-api titles, 2025-09/10
+                (training/sentiment/data/coindesk_dataapi_labels.csv; no licence: the
+                text is read from ../shared/headlines)
+  CoinDesk +sub the same articles labelled from title + subtitle (benchmarks/data/):
+                scoring the title alone vs title + subtitle
   CryptoLin     2,683 crypto titles, 3 annotators (licence unknown: read from
                 ../shared/headlines at evaluation time, never copied into the project)
-  CoinDesk +sub our labels (by article id, benchmarks/data/) of CoinDesk data-api articles
-                (no licence: text read from ../shared): title alone vs title + subtitle
 For each: accuracy, macro-F1 and the confusion matrix of the trained classifier
 (streaming.sentiment) and of the previous scorer, VADER plus crypto words
 (benchmarks/lexicon_sentiment.py), plus "always neutral". Then headlines/s of the
@@ -36,12 +39,11 @@ from lexicon_sentiment import score as lexicon_score  # noqa: E402
 
 from streaming import sentiment, text_features  # noqa: E402
 from streaming.sentiment import LABELS, score_many  # noqa: E402
-from training.sentiment.data import crypto  # noqa: E402
+from training.sentiment.data import COINDESK_TEXT, coindesk, google_news  # noqa: E402
 
 SHARED = PROJECT.parent / "shared" / "headlines"
 CRYPTOLIN = SHARED / "labelled_crypto_cryptolin_2683_titles_3human_annotators_2018-07_2022-01.csv"
-COINDESK = SHARED / "unlabelled_coindesk_dataapi_500_articles_2022-12_2025-10_vendorsentiment.csv"
-COINDESK_LABELS = PROJECT / "benchmarks/data/coindesk_dataapi_labels.csv"
+COINDESK_SUBTITLE_LABELS = PROJECT / "benchmarks/data/coindesk_dataapi_subtitle_labels.csv"
 
 Labelled = list[tuple[str, str]]
 
@@ -52,11 +54,11 @@ def cryptolin() -> Labelled:
         return [(r["news"], labels[r["final_manual_labelling"]]) for r in csv.DictReader(f)]
 
 
-def coindesk() -> tuple[Labelled, Labelled]:
-    """(title, label) and (title + subtitle, label) for the articles we labelled."""
-    with COINDESK_LABELS.open(newline="") as f:
+def coindesk_with_subtitles() -> tuple[Labelled, Labelled]:
+    """(title, label) and (title + subtitle, label), labels read from title + subtitle."""
+    with COINDESK_SUBTITLE_LABELS.open(newline="") as f:
         labels = {r["ID"]: r["label"] for r in csv.DictReader(f)}
-    with COINDESK.open(newline="", encoding="utf-8") as f:
+    with COINDESK_TEXT.open(newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["ID"] in labels]
     titles = [(r["TITLE"], labels[r["ID"]]) for r in rows]
     both = [(f"{r['TITLE']}. {r['SUBTITLE']}", labels[r["ID"]]) for r in rows]
@@ -106,19 +108,22 @@ def speed(texts: list[str], batch: int = 256) -> float:
 
 
 def main() -> None:
-    test = crypto("test")
-    report("crypto test split (our labels, guideline v1)", test)
+    test = google_news("test")
+    report("Google News crypto test split (our labels)", test)
     speed_texts = [text for text, _ in test]
+    if COINDESK_TEXT.exists():
+        report("CoinDesk data-api test split, 2025-09/10 (our labels)", coindesk("test"))
+        titles, both = coindesk_with_subtitles()
+        report("the same CoinDesk articles, labelled from title + subtitle: title alone", titles)
+        report("the same CoinDesk articles, labelled from title + subtitle: title + subtitle", both)
+    else:
+        print(f"\n(CoinDesk titles not found at {COINDESK_TEXT}: skipped)")
     if CRYPTOLIN.exists():
         lin = cryptolin()
         report("CryptoLin (3 annotators, majority)", lin)
         speed_texts += [text for text, _ in lin]
     else:
         print(f"\n(CryptoLin not found at {CRYPTOLIN}: skipped)")
-    if COINDESK.exists():
-        titles, both = coindesk()
-        report("CoinDesk data-api articles (our labels): title alone", titles)
-        report("CoinDesk data-api articles (our labels): title + subtitle", both)
     print(
         f"\nspeed: {speed(speed_texts):,.0f} headlines/s on one core ({len(speed_texts)} headlines)"
     )
