@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streaming.text_features import StaticEmbeddings, ngram_matrix, tokens
+from streaming.text_features import StaticEmbeddings, ngram_matrix
 
 LABELS = ("negative", "neutral", "positive")
 MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -122,10 +122,7 @@ class ConvModel:
     def token_rows(texts: Sequence[str]) -> np.ndarray:
         """Rows of the static table per headline, padded with -1 to the longest (<= 40)."""
         static = load_static()
-        rows = [
-            [r for token in tokens(text) for r in static._rows(token)][:MAX_TOKENS]
-            for text in texts
-        ]
+        rows = [static.rows_of(text)[:MAX_TOKENS] for text in texts]
         out = np.full((len(texts), max([len(r) for r in rows] + [1])), -1, np.int64)
         for i, r in enumerate(rows):
             out[i, : len(r)] = r
@@ -133,8 +130,8 @@ class ConvModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         rows = self.token_rows(texts)
-        vectors = load_static().vectors
-        x = np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors])[rows + 1]
+        mask = (rows >= 0)[:, :, None]
+        x = np.where(mask, load_static().vectors[np.maximum(rows, 0)], np.float32(0))
         dim = x.shape[2]
         # One matrix product for every (filter width, offset) block, then shift and add:
         # y[k][:, t] is token t's contribution to the filters of width k at its offset.
@@ -143,17 +140,14 @@ class ConvModel:
             + [self.conv3[i * dim : (i + 1) * dim] for i in range(3)]
         )
         y = np.split(x @ blocks, 5, axis=2)
-        mask = (rows >= 0)[:, :, None]
 
         def shifted(a: np.ndarray, by: int) -> np.ndarray:
             """a[:, t - by] at position t, zeros outside the headline."""
             out = np.zeros_like(a)
             if by > 0:
                 out[:, by:] = a[:, :-by]
-            elif by < 0:
-                out[:, :by] = a[:, -by:]
             else:
-                out[:] = a
+                out[:, :by] = a[:, -by:]
             return out
 
         def max_over_tokens(pre: np.ndarray, bias: np.ndarray) -> np.ndarray:

@@ -122,11 +122,15 @@ class StaticEmbeddings:
                 return (self.unknown,)
         return tuple(rows)
 
+    def rows_of(self, text: str) -> list[int]:
+        """The table rows of a headline's tokens, in order."""
+        return [row for token in tokens(text) for row in self._rows(token)]
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length row per text."""
         out = np.zeros((len(texts), self.vectors.shape[1]), np.float32)
         for i, text in enumerate(texts):
-            rows = [row for token in tokens(text) for row in self._rows(token)]
+            rows = self.rows_of(text)
             if rows:
                 out[i] = self.vectors[rows].mean(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)

@@ -93,28 +93,23 @@ def train(
     )
 
 
-def weights_for(real: list[Example], extra: tuple[int, int], params: Params) -> np.ndarray:
+def weights_for(real: list[Example], written: int, tweets: int, params: Params) -> np.ndarray:
     """Per-example weights: real crypto headlines (balanced per class if asked), then the
-    `extra` = (written headlines, tweets) at their relative weights."""
+    written headlines and the tweets at their relative weights."""
     labels = [label for _, label in real]
     weights = np.ones(len(labels))
     if params.balance_classes:
         for label in LABELS:
             chosen = np.array([lab == label for lab in labels])
             weights[chosen] = len(labels) / (len(LABELS) * chosen.sum())
-    n_written, n_tweets = extra
     return np.concatenate(
-        [
-            weights,
-            np.full(n_written, params.written_weight),
-            np.full(n_tweets, params.twitter_weight),
-        ]
+        [weights, np.full(written, params.written_weight), np.full(tweets, params.twitter_weight)]
     )
 
 
 def training_set(params: Params) -> tuple[list[Example], np.ndarray]:
-    real, extra = crypto("train"), [written(), twitter()]
-    return real + extra[0] + extra[1], weights_for(real, (len(extra[0]), len(extra[1])), params)
+    real, invented, tweets = crypto("train"), written(), twitter()
+    return real + invented + tweets, weights_for(real, len(invented), len(tweets), params)
 
 
 def load_table(path: Path) -> StaticEmbeddings:
@@ -134,8 +129,8 @@ def cross_validate(
     pools = {"google news": google_news("train"), "coindesk": coindesk("train")}
     real = [e for pool in pools.values() for e in pool]
     pool_of = np.array([name for name, pool in pools.items() for _ in pool])
-    extra = written() + twitter()
-    sizes = (len(extra) - len(twitter()), len(twitter()))
+    invented, tweets = written(), twitter()
+    extra = invented + tweets
     fold_of = np.arange(len(real)) % folds
     np.random.default_rng(0).shuffle(fold_of)
     right = np.zeros(len(real), dtype=bool)
@@ -143,7 +138,8 @@ def cross_validate(
         kept = [e for e, f in zip(real, fold_of, strict=True) if f != fold]
         held = np.flatnonzero(fold_of == fold)
         table = load_table(static_dir / f"static_fold{fold}.npz") if static_dir else None
-        model = train(kept + extra, weights_for(kept, sizes, params), params, table)
+        weights = weights_for(kept, len(invented), len(tweets), params)
+        model = train(kept + extra, weights, params, table)
         predicted = model.labels([real[i][0] for i in held], table)
         right[held] = [p == real[i][1] for p, i in zip(predicted, held, strict=True)]
     return {"all": float(right.mean())} | {
